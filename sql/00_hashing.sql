@@ -1,0 +1,247 @@
+-- t0lake: the canonical content hash, SQL side.
+--
+-- audit.t0_dataset_hash(p_query, p_key) returns the same hex string as the Python
+-- t0lake.dataset_hash(table, key) for the same rows. docs/hashing.md is the specification;
+-- t0lake/hashing.py is the Python twin. Re-runnable: CREATE OR REPLACE only.
+--
+-- Errors (SQLSTATE):
+--   T0L04  bad input (no key, missing or duplicate column, non-unique key, unsupported type)
+
+CREATE SCHEMA IF NOT EXISTS audit;
+
+-- The canonical type tag of a Postgres type (domains resolved to their base type), or NULL
+-- when the type has no canonical encoding.
+CREATE OR REPLACE FUNCTION audit.t0_hash_type_tag(p_type oid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  v_name text;
+  v_kind "char";
+  v_base oid;
+  v_elem oid;
+  v_category "char";
+  v_elem_tag text;
+BEGIN
+  SELECT typname, typtype, typbasetype, typelem, typcategory
+    INTO v_name, v_kind, v_base, v_elem, v_category
+    FROM pg_catalog.pg_type WHERE oid = p_type;
+  IF v_kind = 'd' THEN
+    RETURN audit.t0_hash_type_tag(v_base);
+  END IF;
+  IF v_category = 'A' AND v_elem <> 0 THEN
+    v_elem_tag := audit.t0_hash_type_tag(v_elem);
+    IF v_elem_tag IS NULL OR v_elem_tag LIKE '%[]' OR v_elem_tag = 'jsonb' THEN
+      RETURN NULL;
+    END IF;
+    RETURN v_elem_tag || '[]';
+  END IF;
+  RETURN CASE
+    WHEN v_name = 'varchar' THEN 'text'
+    WHEN v_name IN ('bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text',
+                    'bytea', 'date', 'timestamp', 'timestamptz', 'jsonb') THEN v_name
+  END;
+END
+$fn$;
+
+-- The SQL expression (bytea) of the column digest of p_ref, a column of tag p_tag, for an
+-- aggregate over rows already in canonical order. Arrays are handled by the caller.
+CREATE OR REPLACE FUNCTION audit.t0_hash_digest_sql(p_ref text, p_tag text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+DECLARE
+  v_validity text := format(
+    $$sha256(coalesce(string_agg(CASE WHEN %1$s IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea))$$,
+    p_ref);
+  v_send text;
+  v_text text;
+BEGIN
+  v_send := CASE p_tag
+    WHEN 'bool' THEN format('boolsend(%s)', p_ref)
+    WHEN 'int2' THEN format('int2send(%s)', p_ref)
+    WHEN 'int4' THEN format('int4send(%s)', p_ref)
+    WHEN 'int8' THEN format('int8send(%s)', p_ref)
+    WHEN 'float4' THEN format($$CASE WHEN %1$s = 'NaN'::float4 THEN '\x7fc00000'::bytea ELSE float4send(%1$s) END$$, p_ref)
+    WHEN 'float8' THEN format($$CASE WHEN %1$s = 'NaN'::float8 THEN '\x7ff8000000000000'::bytea ELSE float8send(%1$s) END$$, p_ref)
+    WHEN 'date' THEN format('date_send(%s)', p_ref)
+    WHEN 'timestamp' THEN format('timestamp_send(%s)', p_ref)
+    WHEN 'timestamptz' THEN format('timestamptz_send(%s)', p_ref)
+  END;
+  IF v_send IS NOT NULL THEN
+    RETURN format($$sha256(%s || sha256(coalesce(string_agg(%s, ''::bytea), ''::bytea)))$$,
+                  v_validity, v_send);
+  END IF;
+  IF p_tag = 'bytea' THEN
+    RETURN format($$sha256(%1$s || sha256(coalesce(string_agg(int4send(octet_length(%2$s)), ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(%2$s, ''::bytea), ''::bytea)))$$,
+                  v_validity, p_ref);
+  END IF;
+  v_text := CASE p_tag
+    WHEN 'text' THEN format('(%s)::text', p_ref)
+    WHEN 'numeric' THEN format('trim_scale(%s)::text', p_ref)
+    WHEN 'jsonb' THEN format('(%s)::text', p_ref)
+  END;
+  IF v_text IS NULL THEN
+    RAISE EXCEPTION 't0lake: no canonical hash encoding for type %', p_tag USING ERRCODE = 'T0L04';
+  END IF;
+  -- Text is aggregated as text and converted to UTF-8 bytes once (the server encoding is
+  -- checked to be UTF8, so octet_length is the UTF-8 length).
+  RETURN format($$sha256(%1$s || sha256(coalesce(string_agg(int4send(octet_length(%2$s)), ''::bytea), ''::bytea)) || sha256(convert_to(coalesce(string_agg(%2$s, ''), ''), 'UTF8')))$$,
+                v_validity, v_text);
+END
+$fn$;
+
+-- Per-column digests of the rows of p_query in canonical order (p_key ascending, byte
+-- order, NULLs last). One row per column, with the row count repeated on each.
+CREATE OR REPLACE FUNCTION audit.t0_column_hashes(p_query text, p_key text[])
+RETURNS TABLE (column_name text, type_tag text, column_hash text, row_count bigint)
+LANGUAGE plpgsql
+SECURITY INVOKER
+-- The ordered subquery feeds plain aggregates in order; parallel partial aggregation could
+-- interleave it, so it is switched off for the hash.
+SET max_parallel_workers_per_gather = 0
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+  v_query text := rtrim(p_query, E' \t\r\n;');
+  v_probe text;
+  v_names text[];
+  v_types oid[];
+  v_tags text[] := '{}';
+  v_order text[] := '{}';
+  v_dup text[] := '{}';
+  v_aggs text[] := '{}';
+  v_sql text;
+  v_rows bigint;
+  v_has_dup boolean;
+  v_multidim boolean;
+  v_parts text[];
+  v_child text;
+  v_tag text;
+  v_key text;
+  v_i int;
+BEGIN
+  IF current_setting('server_encoding') <> 'UTF8' THEN
+    RAISE EXCEPTION 't0lake: the canonical hash needs a UTF8 database, this one is %',
+      current_setting('server_encoding') USING ERRCODE = 'T0L04';
+  END IF;
+  IF p_key IS NULL OR cardinality(p_key) = 0 THEN
+    RAISE EXCEPTION 't0lake: the key must name at least one column' USING ERRCODE = 'T0L04';
+  END IF;
+
+  -- Column names and types, without temporary objects (so this runs in read-only
+  -- transactions): a LEFT JOIN yields one row, all NULL when the query is empty.
+  v_probe := format('(SELECT q.* FROM (VALUES (1)) AS t0lake_one(x) LEFT JOIN (%s) AS q ON true LIMIT 1)', v_query);
+  EXECUTE format('SELECT array_agg(k ORDER BY n) FROM json_object_keys((SELECT to_json(p) FROM %s AS p)) WITH ORDINALITY AS j(k, n)', v_probe)
+    INTO v_names;
+  IF v_names IS NULL THEN
+    RAISE EXCEPTION 't0lake: the query returns no columns' USING ERRCODE = 'T0L04';
+  END IF;
+  IF cardinality(v_names) <> (SELECT count(DISTINCT n) FROM unnest(v_names) AS n) THEN
+    RAISE EXCEPTION 't0lake: column names must be unique to hash rows: %', v_names USING ERRCODE = 'T0L04';
+  END IF;
+  EXECUTE format('SELECT ARRAY[%s]::oid[] FROM %s AS p',
+                 (SELECT string_agg(format('pg_typeof(p.%I)::oid', n), ', ' ORDER BY i)
+                    FROM unnest(v_names) WITH ORDINALITY AS u(n, i)),
+                 v_probe)
+    INTO v_types;
+  FOR v_i IN 1 .. cardinality(v_names) LOOP
+    v_tag := audit.t0_hash_type_tag(v_types[v_i]);
+    IF v_tag IS NULL THEN
+      RAISE EXCEPTION 't0lake: column % has type %, which has no canonical hash encoding',
+        quote_ident(v_names[v_i]), format_type(v_types[v_i], NULL) USING ERRCODE = 'T0L04';
+    END IF;
+    v_tags := v_tags || v_tag;
+  END LOOP;
+
+  -- Canonical order and the uniqueness check of the key.
+  FOREACH v_key IN ARRAY p_key LOOP
+    v_i := array_position(v_names, v_key);
+    IF v_i IS NULL THEN
+      RAISE EXCEPTION 't0lake: key column % is not in the query', quote_ident(v_key) USING ERRCODE = 'T0L04';
+    END IF;
+    IF v_tags[v_i] LIKE '%[]' OR v_tags[v_i] = 'jsonb' THEN
+      RAISE EXCEPTION 't0lake: key column % has type %, which cannot order rows',
+        quote_ident(v_key), v_tags[v_i] USING ERRCODE = 'T0L04';
+    END IF;
+    v_order := v_order || (format('q.%I', v_key)
+      || CASE WHEN v_tags[v_i] = 'text' THEN ' COLLATE "C"' ELSE '' END);
+    v_dup := v_dup || format('q.%1$I IS NOT DISTINCT FROM lag(q.%1$I) OVER w', v_key);
+  END LOOP;
+
+  FOR v_i IN 1 .. cardinality(v_names) LOOP
+    IF v_tags[v_i] LIKE '%[]' THEN
+      -- validity and element counts here; the elements' digest in a second query below
+      v_aggs := v_aggs || format(
+        $$encode(sha256(coalesce(string_agg(CASE WHEN s.%1$I IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(int4send(cardinality(s.%1$I)), ''::bytea), ''::bytea)), 'hex')$$,
+        v_names[v_i]);
+    ELSE
+      v_aggs := v_aggs || format('encode(%s, ''hex'')',
+                                 audit.t0_hash_digest_sql(format('s.%I', v_names[v_i]), v_tags[v_i]));
+    END IF;
+  END LOOP;
+
+  v_sql := format(
+    'SELECT count(*), coalesce(bool_or(s."t0lake#dup"), false), %s, ARRAY[%s] '
+    'FROM (SELECT q.*, (row_number() OVER w > 1 AND %s) AS "t0lake#dup" '
+    '      FROM (%s) AS q WINDOW w AS (ORDER BY %s) ORDER BY %s) AS s',
+    coalesce((SELECT 'coalesce(' || string_agg(format('bool_or(array_ndims(s.%I) > 1)', v_names[i]), ' OR ') || ', false)'
+                FROM generate_subscripts(v_names, 1) AS i WHERE v_tags[i] LIKE '%[]'), 'false'),
+    array_to_string(v_aggs, ', '),
+    array_to_string(v_dup, ' AND '),
+    v_query,
+    array_to_string(v_order, ', '),
+    array_to_string(v_order, ', '));
+  EXECUTE v_sql INTO v_rows, v_has_dup, v_multidim, v_parts;
+
+  IF v_has_dup THEN
+    RAISE EXCEPTION 't0lake: key (%) is not unique, so row order and the hash would be arbitrary',
+      array_to_string(p_key, ', ') USING ERRCODE = 'T0L04';
+  END IF;
+  IF v_multidim THEN
+    RAISE EXCEPTION 't0lake: multi-dimensional arrays have no canonical hash' USING ERRCODE = 'T0L04';
+  END IF;
+
+  FOR v_i IN 1 .. cardinality(v_names) LOOP
+    IF v_tags[v_i] LIKE '%[]' THEN
+      EXECUTE format(
+        'SELECT encode(%s, ''hex'') FROM (SELECT u.e FROM (SELECT q.%I AS a, row_number() OVER (ORDER BY %s) AS rn FROM (%s) AS q) AS s '
+        'CROSS JOIN LATERAL unnest(s.a) WITH ORDINALITY AS u(e, i) ORDER BY s.rn, u.i) AS z',
+        audit.t0_hash_digest_sql('z.e', left(v_tags[v_i], -2)), v_names[v_i],
+        array_to_string(v_order, ', '), v_query)
+        INTO v_child;
+      v_parts[v_i] := encode(sha256(decode(v_parts[v_i] || v_child, 'hex')), 'hex');
+    END IF;
+    column_name := v_names[v_i];
+    type_tag := v_tags[v_i];
+    column_hash := v_parts[v_i];
+    row_count := v_rows;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+-- The canonical dataset hash of the rows of p_query, keyed by p_key. Other tools call this
+-- exact signature: keep it.
+CREATE OR REPLACE FUNCTION audit.t0_dataset_hash(p_query text, p_key text[])
+RETURNS text
+LANGUAGE plpgsql
+SECURITY INVOKER
+AS $fn$
+DECLARE
+  v_rows bigint;
+  v_cols text;
+BEGIN
+  SELECT max(h.row_count),
+         string_agg(format('col=%s:%s:%s:%s', octet_length(h.column_name), h.column_name,
+                           h.type_tag, h.column_hash) || E'\n', '' ORDER BY h.column_name COLLATE "C")
+    INTO v_rows, v_cols
+    FROM audit.t0_column_hashes(p_query, p_key) AS h;
+  RETURN encode(sha256(convert_to(
+    't0lake-dataset-hash-v1' || E'\n'
+    || 'rows=' || v_rows || E'\n'
+    || 'key=' || (SELECT string_agg(octet_length(k) || ':' || k, ',' ORDER BY i)
+                    FROM unnest(p_key) WITH ORDINALITY AS u(k, i)) || E'\n'
+    || v_cols, 'UTF8')), 'hex');
+END
+$fn$;

@@ -1,0 +1,33 @@
+"""t0lake: an offline feature store, certified in PostgreSQL, proven on every read."""
+
+from t0lake.errors import (
+    CommitConflictError,
+    CommitStateUnknownError,
+    ConfigError,
+    DriftError,
+    IntegrityError,
+    NotCertifiedError,
+    SchemaVersionError,
+    T0LakeError,
+    T0ViolationError,
+    UnsupportedTypeError,
+)
+from t0lake.hashing import column_hashes, dataset_hash
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CommitConflictError",
+    "CommitStateUnknownError",
+    "ConfigError",
+    "DriftError",
+    "IntegrityError",
+    "NotCertifiedError",
+    "SchemaVersionError",
+    "T0LakeError",
+    "T0ViolationError",
+    "UnsupportedTypeError",
+    "__version__",
+    "column_hashes",
+    "dataset_hash",
+]

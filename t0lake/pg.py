@@ -1,0 +1,135 @@
+"""Talking to PostgreSQL: connecting, applying ``sql/``, and the SQL hash functions.
+
+Every other module reaches Postgres through here, so connection errors become one typed
+error with the password never echoed, and identifiers are only ever composed with
+``psycopg.sql``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from t0lake.errors import ConfigError, UnsupportedTypeError
+
+__all__ = [
+    "SQL_STATE_BAD_INPUT",
+    "SqlFile",
+    "apply_sql",
+    "connect",
+    "redact_dsn",
+    "sql_column_hashes",
+    "sql_dataset_hash",
+    "sql_files",
+]
+
+# SQLSTATE raised by the t0lake SQL functions for bad input (docs/hashing.md).
+SQL_STATE_BAD_INPUT = "T0L04"
+
+_PASSWORD = re.compile(r"(password\s*=\s*)(\S+)|(://[^:/@]+:)([^@]+)(@)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """One re-runnable SQL file of ``sql/``; ``example`` files create the demo stores."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def example(self) -> bool:
+        return "example" in self.path.stem
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, fit for messages and logs."""
+    return _PASSWORD.sub(
+        lambda m: (m.group(1) + "***") if m.group(1) else (m.group(3) + "***" + m.group(5)), dsn
+    )
+
+
+def connect(dsn: str | None, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection, or raise ConfigError naming the (redacted) DSN and the cause."""
+    dsn = dsn or os.environ.get("T0LAKE_PG_DSN")
+    if not dsn:
+        raise ConfigError("no PostgreSQL connection: pass --dsn or set T0LAKE_PG_DSN")
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: {reason}", dsn=redact_dsn(dsn)
+        ) from exc
+
+
+def sql_dir() -> Path:
+    """Where the SQL files are: inside the installed package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"the t0lake SQL files are missing (looked in {here / 'sql'})")
+
+
+def sql_files(*, examples: bool = False) -> list[SqlFile]:
+    """The SQL files in the order ``db init`` applies them (by file name)."""
+    files = [SqlFile(p) for p in sorted(sql_dir().glob("*.sql"))]
+    return [f for f in files if examples or not f.example]
+
+
+def apply_sql(conn: psycopg.Connection, *, examples: bool = False) -> list[str]:
+    """Apply every SQL file in one transaction; each is re-runnable, so this is idempotent."""
+    applied = []
+    with conn.transaction():
+        # One transaction-level lock so two concurrent `db init` runs do not interleave.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('t0lake db init'))")
+        for f in sql_files(examples=examples):
+            conn.execute(f.path.read_text(encoding="utf-8").encode())
+            applied.append(f.name)
+    return applied
+
+
+def _bad_input(exc: psycopg.Error) -> ConfigError:
+    message = (exc.diag.message_primary or str(exc)).removeprefix("t0lake: ")
+    if "canonical hash" in message and "type" in message:
+        return UnsupportedTypeError(message)
+    return ConfigError(message)
+
+
+def sql_column_hashes(
+    conn: psycopg.Connection, query: str, key: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """``audit.t0_column_hashes``: column name -> (type tag, hex digest)."""
+    try:
+        rows = conn.execute(
+            "SELECT column_name, type_tag, column_hash FROM audit.t0_column_hashes(%s, %s)",
+            (query, list(key)),
+        ).fetchall()
+    except psycopg.Error as exc:
+        if exc.sqlstate == SQL_STATE_BAD_INPUT:
+            raise _bad_input(exc) from exc
+        raise
+    return {name: (tag, digest) for name, tag, digest in rows}
+
+
+def sql_dataset_hash(conn: psycopg.Connection, query: str | sql.Composable, key: Sequence[str]) -> str:
+    """``audit.t0_dataset_hash`` of a query (a string or a ``psycopg.sql`` composition)."""
+    if isinstance(query, sql.Composable):
+        query = query.as_string(conn)
+    try:
+        row = conn.execute("SELECT audit.t0_dataset_hash(%s, %s)", (query, list(key))).fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == SQL_STATE_BAD_INPUT:
+            raise _bad_input(exc) from exc
+        raise
+    assert row is not None
+    return str(row[0])
