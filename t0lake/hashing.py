@@ -51,9 +51,12 @@ FORMAT = "t0lake-dataset-hash-v1"
 _PG_EPOCH_DAYS = 10_957
 _PG_EPOCH_US = 946_684_800_000_000
 _US_PER_UNIT = {"s": 1_000_000, "ms": 1_000, "us": 1}
-_CANONICAL_NAN = {"float4": (np.dtype(">u4"), 0x7FC00000), "float8": (np.dtype(">u8"), 0x7FF8000000000000)}
+_CANONICAL_NAN: dict[str, tuple[np.dtype[Any], int]] = {
+    "float4": (np.dtype(">u4"), 0x7FC00000),
+    "float8": (np.dtype(">u8"), 0x7FF8000000000000),
+}
 
-_FIXED_WIDTH = {
+_FIXED_WIDTH: dict[str, np.dtype[Any]] = {
     "bool": np.dtype("u1"),
     "int2": np.dtype(">i2"),
     "int4": np.dtype(">i4"),
@@ -67,6 +70,7 @@ _FIXED_WIDTH = {
 _VARIABLE_WIDTH = frozenset({"text", "bytea", "numeric", "jsonb"})
 _KEY_TYPES = frozenset(_FIXED_WIDTH) | {"text", "bytea", "numeric"}
 _JSON_TYPE_METADATA = (b"t0lake.type", b"jsonb")
+
 
 @dataclass(frozen=True)
 class ColumnHash:
@@ -105,8 +109,11 @@ def canonical_type(field: pa.Field) -> str:
 
 def _tag(dtype: pa.DataType, metadata: Mapping[bytes, bytes], name: str) -> str:
     if metadata.get(_JSON_TYPE_METADATA[0]) == _JSON_TYPE_METADATA[1]:
-        if not (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
-                or pa.types.is_string_view(dtype)):
+        if not (
+            pa.types.is_string(dtype)
+            or pa.types.is_large_string(dtype)
+            or pa.types.is_string_view(dtype)
+        ):
             raise UnsupportedTypeError(
                 f"column {name!r} is marked jsonb but holds {dtype}", column=name, type=str(dtype)
             )
@@ -116,15 +123,26 @@ def _tag(dtype: pa.DataType, metadata: Mapping[bytes, bytes], name: str) -> str:
             return "jsonb"
         raise UnsupportedTypeError(
             f"column {name!r} has extension type {dtype.extension_name!r} with no canonical hash",
-            column=name, type=str(dtype),
+            column=name,
+            type=str(dtype),
         )
     if pa.types.is_dictionary(dtype):
         return _tag(dtype.value_type, {}, name)
     simple = {
-        pa.bool_(): "bool", pa.int16(): "int2", pa.int32(): "int4", pa.int64(): "int8",
-        pa.float32(): "float4", pa.float64(): "float8", pa.date32(): "date", pa.date64(): "date",
-        pa.string(): "text", pa.large_string(): "text", pa.string_view(): "text",
-        pa.binary(): "bytea", pa.large_binary(): "bytea", pa.binary_view(): "bytea",
+        pa.bool_(): "bool",
+        pa.int16(): "int2",
+        pa.int32(): "int4",
+        pa.int64(): "int8",
+        pa.float32(): "float4",
+        pa.float64(): "float8",
+        pa.date32(): "date",
+        pa.date64(): "date",
+        pa.string(): "text",
+        pa.large_string(): "text",
+        pa.string_view(): "text",
+        pa.binary(): "bytea",
+        pa.large_binary(): "bytea",
+        pa.binary_view(): "bytea",
     }
     if dtype in simple:
         return simple[dtype]
@@ -137,12 +155,16 @@ def _tag(dtype: pa.DataType, metadata: Mapping[bytes, bytes], name: str) -> str:
         if element.endswith("[]") or element == "jsonb":
             raise UnsupportedTypeError(
                 f"column {name!r}: arrays of {element} have no canonical hash (only 1-D arrays "
-                "of scalar types)", column=name, type=str(dtype),
+                "of scalar types)",
+                column=name,
+                type=str(dtype),
             )
         return element + "[]"
     raise UnsupportedTypeError(
         f"column {name!r} has type {dtype}, which has no canonical hash encoding; "
-        "cast it to a supported type (see docs/hashing.md)", column=name, type=str(dtype),
+        "cast it to a supported type (see docs/hashing.md)",
+        column=name,
+        type=str(dtype),
     )
 
 
@@ -166,19 +188,20 @@ class _ColumnHasher:
     def update(self, chunk: pa.Array) -> None:
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_decode()
-        self.validity.update(_validity_bytes(chunk))
+        self.validity.update(_validity_bytes(chunk).data)
         present = pc.drop_null(chunk) if chunk.null_count else chunk
         if self.child is not None:
             if pa.types.is_list_view(present.type):
                 present = present.cast(pa.large_list(present.type.value_type))
-            self.lengths.update(_as_numpy(pc.list_value_length(present), np.int64).astype(">i4"))
+            counts = _as_numpy(pc.list_value_length(present), np.int64).astype(">i4")
+            self.lengths.update(counts.data)
             self.child.update(pc.list_flatten(present))
         elif self.tag in _VARIABLE_WIDTH:
             lengths, data = _varlen_streams(present, self.tag, self.name)
-            self.lengths.update(lengths)
+            self.lengths.update(lengths.data)
             self.values.update(data)
         else:
-            self.values.update(_fixed_width_bytes(present, self.tag, self.name))
+            self.values.update(_fixed_width_bytes(present, self.tag, self.name).data)
 
     def digest(self) -> bytes:
         parts = [self.validity.digest()]
@@ -191,17 +214,17 @@ class _ColumnHasher:
         return hashlib.sha256(b"".join(parts)).digest()
 
 
-def _validity_bytes(chunk: pa.Array) -> bytes | np.ndarray:
+def _validity_bytes(chunk: pa.Array) -> np.ndarray[Any, np.dtype[np.uint8]]:
     if chunk.null_count == 0:
-        return b"\x01" * len(chunk)
+        return np.ones(len(chunk), dtype=np.uint8)
     return _as_numpy(chunk.is_valid(), np.bool_).view(np.uint8)
 
 
-def _as_numpy(array: pa.Array, dtype: type[np.generic]) -> np.ndarray:
+def _as_numpy(array: pa.Array, dtype: type[np.generic]) -> np.ndarray[Any, np.dtype[Any]]:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _fixed_width_bytes(values: pa.Array, tag: str, name: str) -> np.ndarray:
+def _fixed_width_bytes(values: pa.Array, tag: str, name: str) -> np.ndarray[Any, np.dtype[Any]]:
     """Big-endian fixed-width values of the non-null rows."""
     out_dtype = _FIXED_WIDTH[tag]
     if tag == "bool":
@@ -229,7 +252,7 @@ def _fixed_width_bytes(values: pa.Array, tag: str, name: str) -> np.ndarray:
             micros = raw * _US_PER_UNIT[unit]
         return (micros - _PG_EPOCH_US).astype(out_dtype)
     native = values.to_numpy(zero_copy_only=False)
-    out = native.astype(out_dtype)
+    out: np.ndarray[Any, np.dtype[Any]] = native.astype(out_dtype)
     if tag in _CANONICAL_NAN:
         nan = np.isnan(native)
         if nan.any():
@@ -238,29 +261,37 @@ def _fixed_width_bytes(values: pa.Array, tag: str, name: str) -> np.ndarray:
     return out
 
 
-def _varlen_streams(values: pa.Array, tag: str, name: str) -> tuple[np.ndarray, memoryview]:
+def _varlen_streams(
+    values: pa.Array, tag: str, name: str
+) -> tuple[np.ndarray[Any, np.dtype[Any]], memoryview]:
     """(big-endian int4 byte lengths, concatenated bytes) of the non-null rows."""
     if tag == "numeric":
         values = _numeric_text(values)
     elif tag == "jsonb":
-        values = pa.array(
-            [_canonical_jsonb(v) for v in values.to_pylist()], type=pa.large_string()
-        )
+        values = pa.array([_canonical_jsonb(v) for v in values.to_pylist()], type=pa.large_string())
     if pa.types.is_string_view(values.type):
         values = values.cast(pa.large_string())
     elif pa.types.is_binary_view(values.type):
         values = values.cast(pa.large_binary())
-    offset_type = np.int64 if pa.types.is_large_string(values.type) or pa.types.is_large_binary(
-        values.type
-    ) else np.int32
+    offset_type = (
+        np.int64
+        if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+        else np.int32
+    )
     buffers = values.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offset_type)[values.offset : values.offset + len(values) + 1]
+    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
+        values.offset : values.offset + len(values) + 1
+    ]
     if len(values) == 0:
         return np.empty(0, dtype=">i4"), memoryview(b"")
     lengths = np.diff(offsets)
     if lengths.size and lengths.max() > np.iinfo(np.int32).max:
         raise ConfigError(f"column {name!r} holds a value over 2 GiB", column=name)
-    data = memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])] if buffers[2] else memoryview(b"")
+    data = (
+        memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])]
+        if buffers[2]
+        else memoryview(b"")
+    )
     return lengths.astype(">i4"), data
 
 
@@ -279,8 +310,9 @@ def _numeric_text(values: pa.Array) -> pa.Array:
         frac = pc.utf8_rtrim(pc.utf8_slice_codeunits(padded, -scale), "0")
         text = pc.if_else(pc.equal(frac, ""), whole, pc.binary_join_element_wise(whole, frac, "."))
     elif scale < 0:
-        text = pc.if_else(pc.equal(digits, "0"), digits,
-                          pc.binary_join_element_wise(digits, "0" * -scale, ""))
+        text = pc.if_else(
+            pc.equal(digits, "0"), digits, pc.binary_join_element_wise(digits, "0" * -scale, "")
+        )
     else:
         text = digits
     return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
@@ -292,7 +324,9 @@ def _canonical_jsonb(text: str) -> str:
 
     jsonb columns are rare on the hot path; this per-value function keeps them exact.
     """
-    value = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+    value = json.loads(
+        text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+    )
     return _jsonb_out(value)
 
 
@@ -342,7 +376,9 @@ def sort_by_key(table: pa.Table, key: Sequence[str]) -> pa.Table:
     return ordered
 
 
-def column_hash(name: str, column: pa.Array | pa.ChunkedArray, field: pa.Field | None = None) -> ColumnHash:
+def column_hash(
+    name: str, column: pa.Array | pa.ChunkedArray, field: pa.Field | None = None
+) -> ColumnHash:
     """Digest of one column whose rows are already in canonical (key) order."""
     tag = canonical_type(field if field is not None else pa.field(name, column.type))
     hasher = _ColumnHasher(name, tag)
@@ -352,7 +388,9 @@ def column_hash(name: str, column: pa.Array | pa.ChunkedArray, field: pa.Field |
     return ColumnHash(name=name, type=tag, digest=hasher.digest().hex())
 
 
-def column_hashes(data: Any, key: Sequence[str], *, threads: int | None = None) -> dict[str, ColumnHash]:
+def column_hashes(
+    data: Any, key: Sequence[str], *, threads: int | None = None
+) -> dict[str, ColumnHash]:
     """Per-column digests of ``data`` in key order, keyed and ordered by column name bytes."""
     table = to_arrow(data)
     for field in table.schema:
@@ -428,5 +466,6 @@ def _check_unique(ordered: pa.Table, key: Sequence[str]) -> None:
         raise ConfigError(
             f"key ({', '.join(key)}) is not unique: {duplicates} rows repeat a key, so their "
             "order and the hash would be arbitrary",
-            key=list(key), duplicates=duplicates,
+            key=list(key),
+            duplicates=duplicates,
         )

@@ -24,8 +24,10 @@ __all__ = [
     "apply_sql",
     "connect",
     "redact_dsn",
+    "server_status",
     "sql_column_hashes",
     "sql_dataset_hash",
+    "sql_dir",
     "sql_files",
 ]
 
@@ -121,7 +123,9 @@ def sql_column_hashes(
     return {name: (tag, digest) for name, tag, digest in rows}
 
 
-def sql_dataset_hash(conn: psycopg.Connection, query: str | sql.Composable, key: Sequence[str]) -> str:
+def sql_dataset_hash(
+    conn: psycopg.Connection, query: str | sql.Composable, key: Sequence[str]
+) -> str:
     """``audit.t0_dataset_hash`` of a query (a string or a ``psycopg.sql`` composition)."""
     if isinstance(query, sql.Composable):
         query = query.as_string(conn)
@@ -133,3 +137,13 @@ def sql_dataset_hash(conn: psycopg.Connection, query: str | sql.Composable, key:
         raise
     assert row is not None
     return str(row[0])
+
+
+def server_status(conn: psycopg.Connection) -> dict[str, object]:
+    """What the server is and what of t0lake is installed in it."""
+    row = conn.execute(
+        "SELECT current_setting('server_version'), current_database(),"
+        " to_regprocedure('audit.t0_dataset_hash(text, text[])') IS NOT NULL"
+    ).fetchone()
+    assert row is not None
+    return {"server_version": row[0], "database": row[1], "hash_installed": bool(row[2])}

@@ -71,7 +71,10 @@ class TempPostgres:
     def _run(self, *args: str) -> None:
         result = subprocess.run(
             [str(self.bindir / args[0]), *args[1:]],
-            user=self._user, capture_output=True, text=True, check=False,
+            user=self._user,
+            capture_output=True,
+            text=True,
+            check=False,
             cwd="/",  # the postgres user may not be allowed into our working directory
         )
         if result.returncode != 0:
@@ -83,15 +86,39 @@ class TempPostgres:
             pw = pwd.getpwnam(self._user)
             os.chown(self._dir, pw.pw_uid, pw.pw_gid)
         data = self._dir / "data"
-        self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         self.port = _free_port()
-        options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self._dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC")
-        self._run("pg_ctl", "-D", str(data), "-l", str(self._dir / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.dbname)
+        options = (
+            f"-c port={self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self._dir} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c timezone=UTC"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(self._dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self._run(
+            "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.dbname
+        )
         return self
 
     def stop(self) -> None:
@@ -109,7 +136,9 @@ class TempPostgres:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

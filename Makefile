@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need
+# (uv, then the locked dependencies into .venv) on a machine with Python 3.11 and the
+# PostgreSQL 15 server binaries.
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen --no-python-downloads
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install test lint demo bench
+
+install:
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --python $(PYTHON)
+
+lint: install
+	$(RUN) ruff check t0lake tests benchmarks
+	$(RUN) mypy
+
+test: lint
+	$(RUN) pytest
+
+demo: install
+	$(RUN) t0lake demo
+
+bench: install
+	$(RUN) python benchmarks/bench_hash.py

@@ -1,0 +1,344 @@
+"""The ``t0lake`` command.
+
+One error funnel (:func:`main`): every failure becomes a one-line message on stderr (or a
+JSON object with ``--json``) and a non-zero exit; tracebacks only with ``--debug``. Each
+command returns a JSON-ready result that is printed either as JSON or as a rich table, so
+the two outputs never drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from t0lake import __version__
+from t0lake.errors import ConfigError, T0LakeError
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EPILOG = (
+    "Connection: --dsn or T0LAKE_PG_DSN. Lake: --lake or T0LAKE_LAKE (a path or s3://bucket/"
+    "prefix). S3 options: the usual AWS_* variables or --storage-option key=value."
+)
+
+
+class _Output:
+    """Where a command's result goes: JSON on stdout, or tables for a person."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(highlight=False, soft_wrap=True)
+
+    def emit(
+        self, result: dict[str, Any], render: Callable[[Console, dict[str, Any]], None]
+    ) -> None:
+        if self.as_json:
+            click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        else:
+            render(self.console, result)
+
+
+def _common(func: F) -> F:
+    """--json and --debug on every command (they may also be given before the command)."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print the result (or error) as JSON.")
+    @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+    @click.pass_context  # type: ignore[arg-type]
+    @functools.wraps(func)
+    def wrapper(ctx: click.Context, as_json: bool, debug: bool, **kwargs: Any) -> Any:
+        ctx.ensure_object(dict)
+        ctx.obj["json"] = ctx.obj.get("json", False) or as_json
+        ctx.obj["debug"] = ctx.obj.get("debug", False) or debug
+        return ctx.invoke(func, _Output(ctx.obj["json"]), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _dsn_option(func: F) -> F:
+    return click.option(
+        "--dsn",
+        envvar="T0LAKE_PG_DSN",
+        metavar="DSN",
+        help="PostgreSQL connection string (env T0LAKE_PG_DSN).",
+    )(func)
+
+
+def _lake_options(func: F) -> F:
+    func = click.option(
+        "--storage-option",
+        "storage_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_parse_storage_options,
+        help="fsspec/s3fs option for the lake, repeatable (e.g. endpoint_url=http://...).",
+    )(func)
+    return click.option(
+        "--lake",
+        envvar="T0LAKE_LAKE",
+        metavar="URL",
+        help="Lake root: a local path or s3://bucket/prefix (env T0LAKE_LAKE).",
+    )(func)
+
+
+def _parse_storage_options(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+        options[key.strip()] = value
+    return options
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=_EPILOG,
+)
+@click.version_option(__version__, prog_name="t0lake")
+@click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, debug: bool) -> None:
+    """t0lake: an offline feature store, certified in PostgreSQL, exported to Parquet,
+    proven on every read."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(json=as_json, debug=debug)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@cli.group()
+def db() -> None:
+    """Set up the t0lake objects in PostgreSQL."""
+
+
+@db.command("init")
+@click.option(
+    "--examples", is_flag=True, help="Also create the example stores and their synthetic inputs."
+)
+@_dsn_option
+@_common
+def db_init(out: _Output, dsn: str | None, examples: bool) -> None:
+    """Apply the SQL of t0lake (audit schema, hash functions, ...). Re-runnable: a second
+    run changes nothing."""
+    from t0lake import pg
+
+    with pg.connect(dsn) as conn:
+        applied = pg.apply_sql(conn, examples=examples)
+    out.emit(
+        {"applied": applied, "examples": examples},
+        lambda c, r: c.print(f"applied {len(r['applied'])} SQL files: {', '.join(r['applied'])}"),
+    )
+
+
+# --------------------------------------------------------------------------- status
+
+
+@cli.command()
+@_dsn_option
+@_common
+def status(out: _Output, dsn: str | None) -> None:
+    """Show the server and what t0lake has installed in it."""
+    from t0lake import pg
+
+    with pg.connect(dsn) as conn:
+        result = pg.server_status(conn)
+    out.emit(result, _render_status)
+
+
+def _render_status(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title="t0lake status", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("server", result["server_version"])
+    table.add_row("database", result["database"])
+    table.add_row(
+        "hash functions",
+        "installed" if result["hash_installed"] else "missing (run t0lake db init)",
+    )
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- hash
+
+
+@cli.command("hash")
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    metavar="COL[,COL...]",
+    help="Key columns that order the rows (comma-separated).",
+)
+@click.option("--query", metavar="SQL", help="Hash the rows of this SELECT in PostgreSQL.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Hash the rows of this Parquet file in Python.",
+)
+@click.option("--columns", is_flag=True, help="Also print the per-column digests.")
+@_dsn_option
+@_common
+def hash_command(
+    out: _Output, key: str, query: str | None, path: str | None, columns: bool, dsn: str | None
+) -> None:
+    """Print the canonical dataset hash of a query (SQL side) or a Parquet file (Python
+    side). Equal rows give equal hashes on both sides."""
+    keys = [k.strip() for k in key.split(",") if k.strip()]
+    if (query is None) == (path is None):
+        raise ConfigError("give exactly one of --query or --file")
+    if query is not None:
+        from t0lake import pg
+
+        with pg.connect(dsn) as conn:
+            digest = pg.sql_dataset_hash(conn, query, keys)
+            per_column = (
+                {
+                    n: {"type": t, "digest": d}
+                    for n, (t, d) in pg.sql_column_hashes(conn, query, keys).items()
+                }
+                if columns
+                else None
+            )
+    else:
+        import pyarrow.parquet as pq
+
+        from t0lake import hashing
+
+        table = pq.read_table(path)
+        digest = hashing.dataset_hash(table, keys)
+        per_column = (
+            {
+                h.name: {"type": h.type, "digest": h.digest}
+                for h in hashing.column_hashes(table, keys).values()
+            }
+            if columns
+            else None
+        )
+    result: dict[str, Any] = {"dataset_hash": digest, "key": keys}
+    if per_column is not None:
+        result["columns"] = per_column
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        console.print(r["dataset_hash"])
+        for name, col in (r.get("columns") or {}).items():
+            console.print(f"  {name}  {col['type']}  {col['digest']}")
+
+    out.emit(result, render)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@_common
+def demo(out: _Output) -> None:
+    """Start a throwaway PostgreSQL, run `db init`, show status, and clean up."""
+    from t0lake import pg
+    from t0lake.tempdb import TempPostgres
+
+    with TempPostgres() as server:
+        if not out.as_json:
+            out.console.print(f"[bold]throwaway PostgreSQL[/] on 127.0.0.1:{server.port}")
+        with pg.connect(server.dsn) as conn:
+            applied = pg.apply_sql(conn)
+            result = {"applied": applied, **pg.server_status(conn)}
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        console.print(f"db init applied: {', '.join(r['applied'])}")
+        _render_status(console, r)
+
+    out.emit(result, render)
+
+
+# --------------------------------------------------------------------------- not built yet
+
+_PLANNED = {
+    "certify": ("ENTRYPOINT", "Run the certification gates and record the result."),
+    "export": ("ENTRYPOINT", "Export certified days to the lake as Parquet."),
+    "snapshots": ("ENTRYPOINT", "List the committed snapshots of an entrypoint."),
+    "verify": ("[ENTRYPOINT]", "Recompute every hash of the lake and compare."),
+    "scan": ("ENTRYPOINT", "Read a verified range of days from the lake."),
+    "compact": ("", "Move and compact days between tiers, deterministically."),
+    "expire": ("", "Expire old snapshots."),
+    "vacuum": ("", "Remove files no manifest references."),
+}
+
+
+def _planned(name: str, args: str, summary: str) -> click.Command:
+    @click.command(
+        name,
+        help=f"{summary}\n\nNot built yet in this version: exits 2.",
+        context_settings={"ignore_unknown_options": True},
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar=args)
+    @_common
+    def command(out: _Output, args: tuple[str, ...]) -> None:
+        raise ConfigError(f"'t0lake {name}' is not built yet in t0lake {__version__}", command=name)
+
+    return command
+
+
+for _name, (_args, _summary) in _PLANNED.items():
+    cli.add_command(_planned(_name, _args, _summary))
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every error ends here as one line (or JSON) and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    debug = "--debug" in args or os.environ.get("T0LAKE_DEBUG") == "1"
+    try:
+        result = cli.main(args=args, prog_name="t0lake", standalone_mode=False, obj={})
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _fail("aborted", "Aborted", as_json, {})
+        return 130
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        _fail(exc.format_message() + hint, "UsageError", as_json, {})
+        return 2
+    except T0LakeError as exc:
+        if debug:
+            raise
+        _fail(exc.message, type(exc).__name__, as_json, exc.context)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            "InternalError",
+            as_json,
+            {},
+        )
+        return 1
+
+
+def _fail(message: str, kind: str, as_json: bool, context: dict[str, Any]) -> None:
+    message = " ".join(message.split())  # one line, always
+    if as_json:
+        click.echo(json.dumps({"error": kind, "message": message, **context}, default=str))
+    else:
+        click.echo(f"t0lake: error: {message}", err=True)

@@ -1,0 +1,114 @@
+"""Real servers for the tests: a throwaway PostgreSQL 15 cluster and a moto S3 server.
+
+Both are started by the session and stopped at its end; nothing is assumed to be running.
+Each test that changes the catalog gets its own database cloned from a template that
+already holds the t0lake SQL, so tests never see each other's objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from t0lake import pg
+from t0lake.tempdb import TempPostgres
+
+_TEMPLATE = "t0lake_template"
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TempPostgres]:
+    with TempPostgres() as server:
+        with pg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{_TEMPLATE}"')
+        template_dsn = server.dsn.replace(f"dbname={server.dbname}", f"dbname={_TEMPLATE}")
+        with pg.connect(template_dsn) as conn:
+            pg.apply_sql(conn)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_server: TempPostgres) -> str:
+    """DSN of the shared database (t0lake SQL applied); for tests that only read."""
+    with pg.connect(pg_server.dsn) as conn:
+        pg.apply_sql(conn)
+    return pg_server.dsn
+
+
+@pytest.fixture
+def pg_conn(pg_dsn: str) -> Iterator[psycopg.Connection]:
+    with pg.connect(pg_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def fresh_dsn(pg_server: TempPostgres) -> Iterator[str]:
+    """A database of its own (cloned from the template with the t0lake SQL) for one test."""
+    name = f"t0lake_test_{os.getpid()}_{next(_db_counter)}"
+    with pg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"')
+    yield pg_server.dsn.replace(f"dbname={pg_server.dbname}", f"dbname={name}")
+    with pg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server in its own process on a random port of 127.0.0.1."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto S3 server did not start") from None
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_options(s3_endpoint: str) -> dict[str, object]:
+    """fsspec/s3fs storage options that reach the moto server and nothing else."""
+    return {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing"}
+
+
+_bucket_counter = itertools.count()
+
+
+@pytest.fixture
+def s3_bucket(s3_options: dict[str, object]) -> str:
+    """A new empty bucket for one test; returns its name."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    name = f"t0lake-test-{os.getpid()}-{next(_bucket_counter)}"
+    fs.mkdir(name)
+    return name

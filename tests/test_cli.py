@@ -1,0 +1,110 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from t0lake.cli import _PLANNED, cli, main
+
+COMMANDS = ["db init", "status", "hash", "demo", *_PLANNED]
+
+
+def test_help_lists_every_command_of_the_design(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in [
+        "db",
+        "certify",
+        "status",
+        "export",
+        "snapshots",
+        "verify",
+        "scan",
+        "compact",
+        "expire",
+        "vacuum",
+        "demo",
+    ]:
+        assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_json(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command.split(), "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--json" in out and "Usage: t0lake" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bogus"],
+        ["status", "--bad"],
+        ["db", "init", "extra"],
+        ["hash"],
+        ["export", "--storage-option"],
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("t0lake: error: ")
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("name", sorted(_PLANNED))
+def test_unbuilt_commands_say_so_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([name, "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)
+    assert error["error"] == "ConfigError" and "not built yet" in error["message"]
+
+
+def test_storage_options_parse_key_value_and_refuse_the_rest() -> None:
+    import click
+
+    from t0lake.cli import _parse_storage_options
+
+    ctx = click.Context(cli)
+    param = click.Option(["--storage-option"])
+    assert _parse_storage_options(ctx, param, ["endpoint_url=http://h:1/x=y", "anon=true"]) == {
+        "endpoint_url": "http://h:1/x=y",
+        "anon": "true",
+    }
+    for bad in ["novalue", "=x"]:
+        with pytest.raises(click.BadParameter):
+            _parse_storage_options(ctx, param, [bad])
+
+
+def test_status_and_db_init_against_the_real_server(
+    fresh_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T0LAKE_PG_DSN", fresh_dsn)
+    assert main(["db", "init", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["applied"] == ["00_hashing.sql"]
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["hash_installed"] is True and status["server_version"].startswith("15")
+
+
+def test_connection_error_is_one_line_without_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["status", "--dsn", "host=127.0.0.1 port=1 password=hunter2 connect_timeout=2"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_python_dash_m_runs_the_cli_and_demo_works() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "t0lake", "demo", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["hash_installed"] is True and "00_hashing.sql" in result["applied"]

@@ -1,0 +1,40 @@
+"""The public surface is explicit: __all__ lists exactly the public names, and each exists."""
+
+import importlib
+
+import pytest
+
+import t0lake
+
+MODULES = ["t0lake", "t0lake.errors", "t0lake.hashing", "t0lake.pg", "t0lake.tempdb", "t0lake.cli"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_explicit_and_complete(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = set(module.__all__)
+    assert len(exported) == len(module.__all__), "duplicates in __all__"
+    for member in exported:
+        assert hasattr(module, member), f"{name}.__all__ names missing {member}"
+    public = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_") and getattr(v, "__module__", name) == name and callable(v)
+    }
+    assert public <= exported, f"public but not exported from {name}: {public - exported}"
+
+
+def test_contract_names_of_design_are_exported() -> None:
+    for name in [
+        "T0LakeError",
+        "NotCertifiedError",
+        "IntegrityError",
+        "DriftError",
+        "T0ViolationError",
+        "SchemaVersionError",
+        "ConfigError",
+        "CommitConflictError",
+        "CommitStateUnknownError",
+        "dataset_hash",
+    ]:
+        assert name in t0lake.__all__
