@@ -41,6 +41,7 @@ __all__ = [
     "column_hashes",
     "combine",
     "dataset_hash",
+    "canonical_order",
     "sort_by_key",
     "to_arrow",
 ]
@@ -368,12 +369,31 @@ def _numeric_out(d: Decimal) -> str:
 
 def sort_by_key(table: pa.Table, key: Sequence[str]) -> pa.Table:
     """Rows in canonical order (key ascending, byte order, NULLs last); keys must be unique."""
+    indices = canonical_order(table, key)
+    return table if indices is None else table.take(indices)
+
+
+def canonical_order(table: pa.Table, key: Sequence[str]) -> pa.Array | None:
+    """Indices that put ``table`` in canonical order, or None when it already is.
+
+    Data on t0lake's own paths (exports ordered by the key, lake files written sorted) is
+    usually in order already; one linear pass proves it and skips the sort and the gather.
+    """
     _check_key(table, key)
+    keys = table.select(list(key))
+    if table.num_rows < 2 or bool(np.all(_adjacent_order(keys, key) > 0)):
+        return None
     sort_keys = [(k, "ascending", "at_end") for k in key]
-    indices = pc.sort_indices(table.select(list(key)), options=pc.SortOptions(sort_keys))
-    ordered = table if _is_identity(indices) else table.take(indices)
-    _check_unique(ordered, key)
-    return ordered
+    indices = pc.sort_indices(keys, options=pc.SortOptions(sort_keys))
+    duplicates = int(np.count_nonzero(_adjacent_order(keys.take(indices), key) == 0))
+    if duplicates:
+        raise ConfigError(
+            f"key ({', '.join(key)}) is not unique: {duplicates} rows repeat a key, so their "
+            "order and the hash would be arbitrary",
+            key=list(key),
+            duplicates=duplicates,
+        )
+    return indices
 
 
 def column_hash(
@@ -395,15 +415,15 @@ def column_hashes(
     table = to_arrow(data)
     for field in table.schema:
         canonical_type(field)  # refuse unsupported types before doing any work
-    ordered = sort_by_key(table, key)
-    return _hash_columns(ordered, threads)
+    indices = canonical_order(table, key)
 
+    def one(field: pa.Field) -> ColumnHash:
+        column = table.column(field.name)
+        return column_hash(field.name, column if indices is None else column.take(indices), field)
 
-def _hash_columns(ordered: pa.Table, threads: int | None) -> dict[str, ColumnHash]:
-    fields = list(ordered.schema)
-    workers = max(1, min(len(fields), threads or os.cpu_count() or 1))
+    workers = max(1, min(table.num_columns, threads or os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="t0lake-hash") as pool:
-        results = list(pool.map(lambda f: column_hash(f.name, ordered.column(f.name), f), fields))
+        results = list(pool.map(one, table.schema))
     return {h.name: h for h in sorted(results, key=lambda h: h.name.encode())}
 
 
@@ -443,29 +463,30 @@ def _check_key(table: pa.Table, key: Sequence[str]) -> None:
             raise ConfigError(f"key column {k!r} has type {tag}, which cannot order rows", column=k)
 
 
-def _is_identity(indices: pa.Array) -> bool:
-    return bool(np.array_equal(indices.to_numpy(), np.arange(len(indices), dtype=np.uint64)))
-
-
-def _check_unique(ordered: pa.Table, key: Sequence[str]) -> None:
-    if ordered.num_rows < 2:
-        return
-    same = None
+def _adjacent_order(keys: pa.Table, key: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int8]]:
+    """For each pair of adjacent rows, -1/0/+1 as the second sorts before/with/after the
+    first in canonical order (lexicographic over the key; NaN after numbers; NULL last)."""
+    order: np.ndarray[Any, np.dtype[np.int8]] | None = None
     for k in key:
-        col = ordered.column(k).combine_chunks()
+        col = keys.column(k).combine_chunks()
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         prev, cur = col.slice(0, len(col) - 1), col.slice(1)
-        equal = pc.fill_null(pc.equal(prev, cur), False)
-        equal = pc.or_(equal, pc.and_(pc.is_null(prev), pc.is_null(cur)))
-        if pa.types.is_floating(col.type):
-            equal = pc.or_(equal, pc.and_(pc.is_nan(prev), pc.is_nan(cur)))
-        same = equal if same is None else pc.and_(same, equal)
-    duplicates = pc.sum(pc.cast(same, pa.int64())).as_py() or 0
-    if duplicates:
-        raise ConfigError(
-            f"key ({', '.join(key)}) is not unique: {duplicates} rows repeat a key, so their "
-            "order and the hash would be arbitrary",
-            key=list(key),
-            duplicates=duplicates,
+        cmp = _as_numpy(pc.fill_null(pc.greater(cur, prev), False), np.int8) - _as_numpy(
+            pc.fill_null(pc.less(cur, prev), False), np.int8
         )
+        if pa.types.is_floating(col.type):
+            _rank_specials(cmp, pc.fill_null(pc.is_nan(prev), False), pc.fill_null(pc.is_nan(cur), False))
+        if col.null_count:
+            _rank_specials(cmp, prev.is_null(), cur.is_null())
+        order = cmp if order is None else np.where(order != 0, order, cmp)
+    assert order is not None
+    return order
+
+
+def _rank_specials(cmp: np.ndarray[Any, np.dtype[np.int8]], prev: pa.Array, cur: pa.Array) -> None:
+    """Values flagged special (NaN, or NULL) sort after all others and equal each other."""
+    p, c = _as_numpy(prev, np.bool_), _as_numpy(cur, np.bool_)
+    cmp[c & ~p] = 1
+    cmp[p & ~c] = -1
+    cmp[p & c] = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import psycopg
@@ -43,7 +43,8 @@ def arrow_table(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:
     for i, (name, pg_type) in enumerate(columns):
         values = [row[i] for row in rows]
         if pg_type == "numeric":
-            values = [None if v is None else Decimal(v).quantize(Decimal("1e-10")) for v in values]
+            with localcontext(prec=60):
+                values = [None if v is None else Decimal(v).quantize(Decimal("1e-10")) for v in values]
         arrays[name] = pa.array(values, type=ARROW_TYPES[pg_type])
     return pa.table(arrays)
 
@@ -74,3 +75,20 @@ def pg_table(
 
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+
+
+def _decode(pg_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if pg_type.endswith("[]"):
+        return [_decode(pg_type[:-2], v) for v in value]
+    decoders = {
+        "float4": float, "float8": float, "numeric": Decimal, "date": dt.date.fromisoformat,
+        "timestamp": dt.datetime.fromisoformat, "timestamptz": dt.datetime.fromisoformat,
+        "bytea": bytes.fromhex,
+    }
+    return decoders.get(pg_type, lambda v: v)(value)
+
+
+def decode_rows(columns: Columns, rows: list[list[Any]]) -> list[list[Any]]:
+    return [[_decode(t, v) for (_, t), v in zip(columns, row, strict=True)] for row in rows]
