@@ -67,22 +67,35 @@ def main() -> None:
     sha = best_of(args.repeat, lambda: hashlib.sha256(raw).digest())
     rows = [
         ("hashlib.sha256 (1 thread), same bytes", sha),
-        ("t0lake.dataset_hash, rows in key order", best_of(args.repeat, lambda: t0lake.dataset_hash(table, ["listing_id"]))),
-        ("t0lake.dataset_hash, rows shuffled", best_of(args.repeat, lambda: t0lake.dataset_hash(shuffled, ["listing_id"]))),
+        (
+            "t0lake.dataset_hash, rows in key order",
+            best_of(args.repeat, lambda: t0lake.dataset_hash(table, ["listing_id"])),
+        ),
+        (
+            "t0lake.dataset_hash, rows shuffled",
+            best_of(args.repeat, lambda: t0lake.dataset_hash(shuffled, ["listing_id"])),
+        ),
         (
             "t0lake.dataset_hash, key order, 1 thread",
             best_of(args.repeat, lambda: t0lake.dataset_hash(table, ["listing_id"], threads=1)),
         ),
     ]
 
-    out = Table(title=f"dataset hash, {args.rows:,} rows x {table.num_columns} columns, {nbytes / 1e6:,.0f} MB")
+    out = Table(
+        title=f"dataset hash, {args.rows:,} rows x {table.num_columns} columns, "
+        f"{nbytes / 1e6:,.0f} MB"
+    )
     for col in ("what", "seconds", "MB/s", "vs sha256"):
         out.add_column(col, justify="left" if col == "what" else "right")
     for name, seconds in rows:
-        out.add_row(name, f"{seconds:.3f}", f"{nbytes / seconds / 1e6:,.0f}", f"{sha / seconds:.2f}x")
+        out.add_row(
+            name, f"{seconds:.3f}", f"{nbytes / seconds / 1e6:,.0f}", f"{sha / seconds:.2f}x"
+        )
     console = Console()
     console.print(out)
-    console.print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    console.print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ from t0lake.errors import ConfigError, UnsupportedTypeError
 __all__ = [
     "FORMAT",
     "ColumnHash",
+    "canonical_order",
     "canonical_type",
     "column_hash",
     "column_hashes",
     "combine",
     "dataset_hash",
-    "canonical_order",
     "sort_by_key",
     "to_arrow",
 ]
@@ -476,7 +476,9 @@ def _adjacent_order(keys: pa.Table, key: Sequence[str]) -> np.ndarray[Any, np.dt
             pc.fill_null(pc.less(cur, prev), False), np.int8
         )
         if pa.types.is_floating(col.type):
-            _rank_specials(cmp, pc.fill_null(pc.is_nan(prev), False), pc.fill_null(pc.is_nan(cur), False))
+            _rank_specials(
+                cmp, pc.fill_null(pc.is_nan(prev), False), pc.fill_null(pc.is_nan(cur), False)
+            )
         if col.null_count:
             _rank_specials(cmp, prev.is_null(), cur.is_null())
         order = cmp if order is None else np.where(order != 0, order, cmp)

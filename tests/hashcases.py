@@ -44,7 +44,9 @@ def arrow_table(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:
         values = [row[i] for row in rows]
         if pg_type == "numeric":
             with localcontext(prec=60):
-                values = [None if v is None else Decimal(v).quantize(Decimal("1e-10")) for v in values]
+                values = [
+                    None if v is None else Decimal(v).quantize(Decimal("1e-10")) for v in values
+                ]
         arrays[name] = pa.array(values, type=ARROW_TYPES[pg_type])
     return pa.table(arrays)
 
@@ -83,8 +85,12 @@ def _decode(pg_type: str, value: Any) -> Any:
     if pg_type.endswith("[]"):
         return [_decode(pg_type[:-2], v) for v in value]
     decoders = {
-        "float4": float, "float8": float, "numeric": Decimal, "date": dt.date.fromisoformat,
-        "timestamp": dt.datetime.fromisoformat, "timestamptz": dt.datetime.fromisoformat,
+        "float4": float,
+        "float8": float,
+        "numeric": Decimal,
+        "date": dt.date.fromisoformat,
+        "timestamp": dt.datetime.fromisoformat,
+        "timestamptz": dt.datetime.fromisoformat,
         "bytea": bytes.fromhex,
     }
     return decoders.get(pg_type, lambda v: v)(value)

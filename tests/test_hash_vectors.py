@@ -13,7 +13,9 @@ from t0lake import hashing, pg
 
 from .hashcases import Columns, arrow_table, decode_rows, pg_table
 
-VECTORS = json.loads(Path(__file__).with_name("golden").joinpath("hash_vectors.json").read_text("utf-8"))
+VECTORS = json.loads(
+    Path(__file__).with_name("golden").joinpath("hash_vectors.json").read_text("utf-8")
+)
 
 
 def _case(vector: dict[str, Any]) -> tuple[Columns, list[list[Any]]]:
@@ -26,7 +28,9 @@ def test_vector_in_python(vector: dict[str, Any]) -> None:
     columns, rows = _case(vector)
     table = arrow_table(columns, rows)
     assert t0lake.dataset_hash(table, vector["key"]) == vector["expected"]["dataset_hash"]
-    digests = {h.name: [h.type, h.digest] for h in hashing.column_hashes(table, vector["key"]).values()}
+    digests = {
+        h.name: [h.type, h.digest] for h in hashing.column_hashes(table, vector["key"]).values()
+    }
     assert digests == vector["expected"]["columns"]
 
 
@@ -34,20 +38,30 @@ def test_vector_in_python(vector: dict[str, Any]) -> None:
 def test_vector_in_sql(pg_dsn: str, vector: dict[str, Any]) -> None:
     columns, rows = _case(vector)
     with pg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS vectors")
         pg_table(conn, "vectors_" + vector["name"].replace("-", "_"), columns, rows)
         query = f"SELECT * FROM vectors_{vector['name'].replace('-', '_')}"
         assert pg.sql_dataset_hash(conn, query, vector["key"]) == vector["expected"]["dataset_hash"]
-        assert {k: list(v) for k, v in pg.sql_column_hashes(conn, query, vector["key"]).items()} == vector[
-            "expected"
-        ]["columns"]
+        assert {
+            k: list(v) for k, v in pg.sql_column_hashes(conn, query, vector["key"]).items()
+        } == vector["expected"]["columns"]
 
 
 def test_vectors_cover_every_supported_type() -> None:
     types = {t for v in VECTORS for _, t in v["columns"]}
-    assert types >= {"bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "bytea",
-                     "date", "timestamp", "timestamptz", "jsonb", "int4[]", "text[]"}
-
-
-
-
+    assert types >= {
+        "bool",
+        "int2",
+        "int4",
+        "int8",
+        "float4",
+        "float8",
+        "numeric",
+        "text",
+        "bytea",
+        "date",
+        "timestamp",
+        "timestamptz",
+        "jsonb",
+        "int4[]",
+        "text[]",
+    }
