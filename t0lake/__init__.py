@@ -1,5 +1,6 @@
 """t0lake: an offline feature store, certified in PostgreSQL, proven on every read."""
 
+from t0lake.certify import certify, require_certified
 from t0lake.errors import (
     CommitConflictError,
     CommitStateUnknownError,
@@ -28,6 +29,8 @@ __all__ = [
     "T0ViolationError",
     "UnsupportedTypeError",
     "__version__",
+    "certify",
     "column_hashes",
     "dataset_hash",
+    "require_certified",
 ]

@@ -151,11 +151,14 @@ def db_init(out: _Output, dsn: str | None, examples: bool) -> None:
 @_dsn_option
 @_common
 def status(out: _Output, dsn: str | None) -> None:
-    """Show the server and what t0lake has installed in it."""
+    """Show the server, what t0lake has installed in it, and every declared entrypoint:
+    certified at, age, gates, drift notes, and whether it may be served now."""
     from t0lake import pg
+    from t0lake.certify import status as entrypoint_status
 
     with pg.connect(dsn) as conn:
         result = pg.server_status(conn)
+    result["entrypoints"] = entrypoint_status(dsn)
     out.emit(result, _render_status)
 
 
@@ -170,6 +173,99 @@ def _render_status(console: Console, result: dict[str, Any]) -> None:
         "installed" if result["hash_installed"] else "missing (run t0lake db init)",
     )
     console.print(table)
+    entrypoints = result.get("entrypoints") or []
+    if entrypoints:
+        console.print(_entrypoint_table(entrypoints))
+
+
+def _age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _entrypoint_table(entrypoints: list[dict[str, Any]]) -> Table:
+    table = Table(title="entrypoints")
+    for column in ("entrypoint", "status", "certified at", "age", "gates A/B/C", "served", "notes"):
+        table.add_column(column)
+    for e in entrypoints:
+        gates = e["gates"] or {}
+        table.add_row(
+            e["entrypoint"],
+            e["status"],
+            e["certified_at"] or "-",
+            _age_text(e["age_seconds"]),
+            "/".join(gates.get(g) or "-" for g in "ABC") if gates else "-",
+            "yes" if e["servable"] else f"no: {e['problem']}",
+            "; ".join(x for x in (e["message"], e["notes"]) if x) or "-",
+        )
+    return table
+
+
+# --------------------------------------------------------------------------- certify
+
+
+@cli.command("certify")
+@click.argument("entrypoint")
+@click.option(
+    "--check-days",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Check the dataset hashes of the last N days present in the data (3 daily, 30 weekly).",
+)
+@click.option(
+    "--allow-drift/--strict",
+    "allow_drift",
+    default=None,
+    help="Tolerate (record) or refuse drifted days; default: the declared drift policy.",
+)
+@click.option(
+    "--update-drifted",
+    is_flag=True,
+    help="With --allow-drift: accept the drifted days' hashes as the new baselines.",
+)
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="After a reviewed change: recapture viewdef and checked-day baselines first.",
+)
+@_dsn_option
+@_common
+def certify_command(
+    out: _Output,
+    entrypoint: str,
+    check_days: int,
+    allow_drift: bool | None,
+    update_drifted: bool,
+    accept_changes: bool,
+    dsn: str | None,
+) -> None:
+    """Run the certification gates (A viewdefs, B closure lint and T0 probe, C day hashes)
+    on ENTRYPOINT and record the result; exits non-zero naming the failed gate."""
+    # t0lake.certify is also the name of the function the package exports.
+    from t0lake.certify import certify
+
+    result = certify(
+        dsn,
+        entrypoint,
+        check_days,
+        allow_drift,
+        update_drifted=update_drifted,
+        accept_changes=accept_changes,
+    )
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        gates = " ".join(f"{g}={v}" for g, v in r["gates"].items())
+        console.print(f"{r['entrypoint']}: {r['status']} (#{r['cert_id']}) {gates}")
+        console.print(f"checked days: {', '.join(r['checked_days']) or '-'}")
+        if r["notes"]:
+            console.print(f"notes: {r['notes']}")
+
+    out.emit(result.to_dict(), render)
 
 
 # --------------------------------------------------------------------------- hash
@@ -268,7 +364,6 @@ def demo(out: _Output) -> None:
 # --------------------------------------------------------------------------- not built yet
 
 _PLANNED = {
-    "certify": ("ENTRYPOINT", "Run the certification gates and record the result."),
     "export": ("ENTRYPOINT", "Export certified days to the lake as Parquet."),
     "snapshots": ("ENTRYPOINT", "List the committed snapshots of an entrypoint."),
     "verify": ("[ENTRYPOINT]", "Recompute every hash of the lake and compare."),

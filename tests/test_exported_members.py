@@ -6,7 +6,15 @@ import pytest
 
 import t0lake
 
-MODULES = ["t0lake", "t0lake.errors", "t0lake.hashing", "t0lake.pg", "t0lake.tempdb", "t0lake.cli"]
+MODULES = [
+    "t0lake",
+    "t0lake.errors",
+    "t0lake.hashing",
+    "t0lake.pg",
+    "t0lake.tempdb",
+    "t0lake.cli",
+    "t0lake.certify",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -36,5 +44,7 @@ def test_contract_names_of_design_are_exported() -> None:
         "CommitConflictError",
         "CommitStateUnknownError",
         "dataset_hash",
+        "certify",
+        "require_certified",
     ]:
         assert name in t0lake.__all__

@@ -1,0 +1,320 @@
+"""The Python face of the certification that lives in ``sql/`` (docs/certification.md).
+
+Postgres decides; this module only resolves names safely, calls ``audit.run_t0_cert`` /
+``audit.require_certified_strict`` / ``audit.t0_cert_status`` and turns their outcomes into
+typed errors, so a caller cannot mistake "not certified" for "no data". Nothing here knows
+about a particular store: everything store-specific is read from ``audit.t0_entrypoint``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from t0lake import pg
+from t0lake.errors import (
+    ConfigError,
+    DriftError,
+    NotCertifiedError,
+    T0LakeError,
+    T0ViolationError,
+)
+
+__all__ = [
+    "SQL_STATE_DRIFT",
+    "SQL_STATE_NOT_CERTIFIED",
+    "SQL_STATE_T0_VIOLATION",
+    "CertResult",
+    "Entrypoint",
+    "certify",
+    "entrypoints",
+    "parse_max_age",
+    "require_certified",
+    "status",
+]
+
+# SQLSTATEs of sql/20_certification.sql (docs/certification.md).
+SQL_STATE_NOT_CERTIFIED = "T0L01"
+SQL_STATE_DRIFT = "T0L02"
+SQL_STATE_T0_VIOLATION = "T0L03"
+
+_ERROR_BY_STATE: dict[str, type[T0LakeError]] = {
+    SQL_STATE_NOT_CERTIFIED: NotCertifiedError,
+    SQL_STATE_DRIFT: DriftError,
+    SQL_STATE_T0_VIOLATION: T0ViolationError,
+    pg.SQL_STATE_BAD_INPUT: ConfigError,
+}
+_ERROR_BY_GATE: dict[str, type[T0LakeError]] = {
+    "A": NotCertifiedError,
+    "B": T0ViolationError,
+    "C": DriftError,
+}
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """One row of ``audit.t0_entrypoint``: how a store is keyed, partitioned and judged."""
+
+    entrypoint: str
+    key_cols: list[str]
+    event_time_col: str
+    day_expr: str
+    drift_policy: str
+    forbid_timestamp_outputs: bool
+    strict_t0: bool
+    max_age: timedelta
+    guarded_view: str | None
+
+
+@dataclass(frozen=True)
+class CertResult:
+    """One row of ``audit.t0_cert_registry``: the outcome of a certification run."""
+
+    cert_id: int
+    entrypoint: str
+    status: str
+    certified_at: datetime
+    check_days: int
+    drift_policy: str
+    gates: dict[str, str]
+    failed_gate: str | None
+    failed_object: str | None
+    message: str | None
+    notes: str | None
+    checked_days: list[date] = field(default_factory=list)
+    drifted_days: list[date] = field(default_factory=list)
+
+    @property
+    def certified(self) -> bool:
+        return self.status == "CERTIFIED"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: dates as ISO strings."""
+        result = asdict(self)
+        result["certified_at"] = self.certified_at.isoformat()
+        result["checked_days"] = [d.isoformat() for d in self.checked_days]
+        result["drifted_days"] = [d.isoformat() for d in self.drifted_days]
+        return result
+
+
+def parse_max_age(max_age: timedelta | str) -> timedelta:
+    """A max age from a timedelta or "1s", "15m", "24h", "7d", "2w"; ConfigError otherwise,
+    because a mistyped age must never silently mean "forever"."""
+    if isinstance(max_age, timedelta):
+        value = max_age
+    else:
+        match = _AGE.match(str(max_age))
+        if match is None:
+            raise ConfigError(
+                f"max age must look like 1s, 15m, 24h or 7d, got {max_age!r}", max_age=max_age
+            )
+        value = timedelta(**{_AGE_UNITS[match.group(2).lower()]: float(match.group(1))})
+    if value <= timedelta(0):
+        raise ConfigError(f"max age must be positive, got {max_age!r}", max_age=str(max_age))
+    return value
+
+
+def _resolve(conn: psycopg.Connection, entrypoint: str) -> None:
+    """ConfigError unless the name is an existing view and a declared entrypoint, before any
+    SQL is composed with it (the name travels only as a bound parameter)."""
+    if not isinstance(entrypoint, str) or not entrypoint.strip():
+        raise ConfigError("the entrypoint must be a view name like schema.view")
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(%s)",
+                (entrypoint,),
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"{entrypoint!r} is not a valid relation name", entrypoint=entrypoint
+        ) from exc
+    if row is None or row[0] not in ("v", "m"):
+        raise ConfigError(f"{entrypoint!r} is not an existing view", entrypoint=entrypoint)
+    declared = conn.execute(
+        "SELECT 1 FROM audit.t0_entrypoint WHERE to_regclass(entrypoint) = to_regclass(%s)",
+        (entrypoint,),
+    ).fetchone()
+    if declared is None:
+        raise ConfigError(
+            f"{entrypoint} is not a declared entrypoint (add it to audit.t0_entrypoint)",
+            entrypoint=entrypoint,
+        )
+
+
+def _sql_error(exc: psycopg.Error) -> T0LakeError | None:
+    """The typed error of a t0lake SQLSTATE, with the JSON DETAIL as its context."""
+    kind = _ERROR_BY_STATE.get(exc.sqlstate or "")
+    if kind is None:
+        return None
+    message = (exc.diag.message_primary or str(exc)).removeprefix("t0lake: ")
+    context: dict[str, Any] = {}
+    if exc.diag.message_detail:
+        try:
+            context = dict(json.loads(exc.diag.message_detail))
+        except ValueError:
+            context = {"detail": exc.diag.message_detail}
+    context.pop("message", None)
+    return kind(message, **context)
+
+
+def _result(row: dict[str, Any]) -> CertResult:
+    return CertResult(
+        cert_id=row["cert_id"],
+        entrypoint=row["entrypoint"],
+        status=row["status"],
+        certified_at=row["certified_at"],
+        check_days=row["check_days"],
+        drift_policy=row["drift_policy"],
+        gates={"A": row["gate_a"], "B": row["gate_b"], "C": row["gate_c"]},
+        failed_gate=row["failed_gate"],
+        failed_object=row["failed_object"],
+        message=row["message"],
+        notes=row["notes"],
+        checked_days=list(row["checked_days"] or []),
+        drifted_days=list(row["drifted_days"] or []),
+    )
+
+
+def _raise_failed(result: CertResult) -> None:
+    if result.certified:
+        return
+    kind = _ERROR_BY_GATE.get(result.failed_gate or "", NotCertifiedError)
+    raise kind(
+        f"{result.entrypoint} failed certification #{result.cert_id}: {result.message}",
+        entrypoint=result.entrypoint,
+        cert_id=result.cert_id,
+        gate=result.failed_gate,
+        object=result.failed_object,
+        drifted_days=[d.isoformat() for d in result.drifted_days] or None,
+    )
+
+
+def certify(
+    dsn: str | None,
+    entrypoint: str,
+    check_days: int = 3,
+    allow_drift: bool | None = None,
+    *,
+    update_drifted: bool = False,
+    accept_changes: bool = False,
+) -> CertResult:
+    """Run gates A, B and C on an entrypoint and record the outcome in the registry.
+
+    The outcome is committed even when a gate fails (a failure revokes the previous
+    certification), then a failure raises: gate A NotCertifiedError, gate B
+    T0ViolationError, gate C (strict drift) DriftError, each naming the gate and object.
+    ``allow_drift`` None follows the declared policy; ``accept_changes`` recaptures the
+    viewdef and checked-day baselines first, for use after a reviewed change.
+    """
+    if isinstance(check_days, bool) or not isinstance(check_days, int) or check_days < 1:
+        raise ConfigError(f"check_days must be a positive integer, got {check_days!r}")
+    with pg.connect(dsn) as conn:
+        _resolve(conn, entrypoint)
+        try:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(
+                    "SELECT * FROM audit.run_t0_cert(%s, %s, %s, %s, %s)",
+                    (entrypoint, check_days, allow_drift, update_drifted, accept_changes),
+                ).fetchone()
+        except psycopg.Error as exc:
+            typed = _sql_error(exc)
+            if typed is not None:
+                raise typed from exc
+            raise
+        conn.commit()
+    assert row is not None
+    result = _result(row)
+    _raise_failed(result)
+    return result
+
+
+def require_certified(
+    dsn: str | None, entrypoint: str, max_age: timedelta | str = "24h"
+) -> CertResult:
+    """Raise unless the entrypoint may be served now: certified, younger than ``max_age``,
+    with its whole closure unchanged. Returns the certification that allows it."""
+    age = parse_max_age(max_age)
+    with pg.connect(dsn) as conn:
+        _resolve(conn, entrypoint)
+        try:
+            conn.execute("SELECT audit.require_certified_strict(%s, %s)", (entrypoint, age))
+        except psycopg.Error as exc:
+            typed = _sql_error(exc)
+            if typed is not None:
+                raise typed from exc
+            raise
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                "SELECT r.* FROM audit.t0_cert_registry r"
+                " JOIN audit.t0_entrypoint e ON e.entrypoint = r.entrypoint"
+                " WHERE to_regclass(e.entrypoint) = to_regclass(%s)"
+                " ORDER BY r.cert_id DESC LIMIT 1",
+                (entrypoint,),
+            ).fetchone()
+    assert row is not None
+    return _result(row)
+
+
+def entrypoints(dsn: str | None) -> list[Entrypoint]:
+    """Every declared entrypoint (``audit.t0_entrypoint``)."""
+    with pg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT entrypoint, key_cols, event_time_col, day_expr, drift_policy,"
+            " forbid_timestamp_outputs, strict_t0, max_age, guarded_view"
+            " FROM audit.t0_entrypoint ORDER BY entrypoint"
+        ).fetchall()
+    return [Entrypoint(**r) for r in rows]
+
+
+def _status_rows(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM audit.t0_cert_status()").fetchall()
+
+
+def status(dsn: str | None) -> list[dict[str, Any]]:
+    """Every declared entrypoint with its latest certification, JSON-ready: what ``t0lake
+    status`` prints. ``servable`` is what the guarded views would decide right now."""
+    with pg.connect(dsn) as conn:
+        installed = conn.execute(
+            "SELECT to_regprocedure('audit.t0_cert_status()') IS NOT NULL"
+        ).fetchone()
+        if installed is None or not installed[0]:
+            return []
+        rows = _status_rows(conn)
+    return [_status_dict(r) for r in rows]
+
+
+def _status_dict(row: dict[str, Any]) -> dict[str, Any]:
+    problem = row["problem"]
+    age: timedelta | None = row["age"]
+    return {
+        "entrypoint": row["entrypoint"],
+        "drift_policy": row["drift_policy"],
+        "max_age_seconds": row["max_age"].total_seconds(),
+        "guarded_view": row["guarded_view"],
+        "cert_id": row["cert_id"],
+        "status": row["status"] or "NEVER",
+        "certified_at": row["certified_at"].isoformat() if row["certified_at"] else None,
+        "age_seconds": round(age.total_seconds(), 3) if age is not None else None,
+        "gates": (
+            {"A": row["gate_a"], "B": row["gate_b"], "C": row["gate_c"]}
+            if row["cert_id"] is not None
+            else None
+        ),
+        "failed_gate": row["failed_gate"],
+        "message": row["message"],
+        "notes": row["notes"],
+        "checked_days": [d.isoformat() for d in row["checked_days"] or []],
+        "drifted_days": [d.isoformat() for d in row["drifted_days"] or []],
+        "servable": problem is None,
+        "problem": problem.get("message") if problem else None,
+    }
