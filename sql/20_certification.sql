@@ -108,6 +108,7 @@ DECLARE
   v_after jsonb;
   v_changed text;
   v_error text;
+  v_problems jsonb := '[]';
 BEGIN
   SELECT string_agg(format('%I', k), ', '), string_agg(format('e.%I', k), ', ')
     INTO v_keys, v_ekeys FROM unnest(v_decl.key_cols) AS k;
@@ -124,63 +125,72 @@ BEGIN
     'SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY %s), ''[]'') FROM %s AS e'
     ' JOIN jsonb_populate_recordset(NULL::%s, $1) AS s USING (%s)',
     v_ekeys, v_rel, v_rel, v_keys);
-  FOR v_src IN SELECT * FROM audit.t0_probe_source AS s
-                WHERE s.entrypoint = v_decl.entrypoint
-                ORDER BY s.source_table, s.time_col LOOP
-    v_src_rel := to_regclass(v_src.source_table);
-    IF v_src_rel IS NULL THEN
-      object_name := v_src.source_table;
-      problem := 'T0 probe source does not exist';
-      RETURN NEXT;
-      CONTINUE;
-    END IF;
-    SELECT coalesce(string_agg(format('%I, ', m.key), '' ORDER BY m.key), ''),
-           coalesce(string_agg(format('s.%I, ', m.value), '' ORDER BY m.key), '')
-      INTO v_cols, v_vals FROM jsonb_each_text(v_src.key_map) AS m;
-    v_insert := format(
-      'INSERT INTO %s (%s%I) SELECT %ss.%I + $2 FROM jsonb_populate_recordset(NULL::%s, $1) AS s',
-      v_src_rel, v_cols, v_src.time_col, v_vals, v_decl.event_time_col, v_rel);
-    FOREACH v_offset IN ARRAY CASE WHEN v_decl.strict_t0
-                                   THEN ARRAY[interval '0', interval '1 day']
-                                   ELSE ARRAY[interval '1 microsecond', interval '1 day'] END
-    LOOP
-      v_changed := NULL;
-      v_error := NULL;
-      BEGIN
-        FOREACH v_mv IN ARRAY coalesce(v_mvs, '{}') LOOP
-          EXECUTE format('REFRESH MATERIALIZED VIEW %s', v_mv);
-        END LOOP;
-        EXECUTE v_select INTO v_before USING v_sample;
-        EXECUTE v_insert USING v_sample, v_offset;
-        FOREACH v_mv IN ARRAY coalesce(v_mvs, '{}') LOOP
-          EXECUTE format('REFRESH MATERIALIZED VIEW %s', v_mv);
-        END LOOP;
-        EXECUTE v_select INTO v_after USING v_sample;
-        RAISE EXCEPTION USING ERRCODE = 'T0L99',
-          MESSAGE = coalesce(audit.t0_jsonb_rows_diff(v_before, v_after), '');
-      EXCEPTION
-        WHEN SQLSTATE 'T0L99' THEN
-          v_changed := nullif(SQLERRM, '');
-        WHEN OTHERS THEN
-          v_error := SQLERRM;
-      END;
-      IF v_error IS NOT NULL THEN
-        object_name := v_src.source_table;
-        problem := format('T0 probe could not run (fail closed): %s', v_error);
-        RETURN NEXT;
-      ELSIF v_changed IS NOT NULL THEN
-        object_name := v_decl.entrypoint;
-        problem := format(
-          'T0 probe: a row of %s with %I %s t0 changed %s (features may use only rows %s t0)',
-          v_src.source_table, v_src.time_col,
-          CASE WHEN v_offset = interval '0' THEN 'at exactly'
-               ELSE format('%s after', v_offset) END,
-          v_changed,
-          CASE WHEN v_decl.strict_t0 THEN 'strictly before' ELSE 'at or before' END);
-        RETURN NEXT;
-      END IF;
+  -- Outer subtransaction: refresh once for the "before" rows, then one inner subtransaction
+  -- per (source, offset); both are always rolled back by raising T0L99, so neither the
+  -- synthetic rows nor any refresh survive. Problems travel out in the exception message.
+  BEGIN
+    FOREACH v_mv IN ARRAY coalesce(v_mvs, '{}') LOOP
+      EXECUTE format('REFRESH MATERIALIZED VIEW %s', v_mv);
     END LOOP;
-  END LOOP;
+    EXECUTE v_select INTO v_before USING v_sample;
+    FOR v_src IN SELECT * FROM audit.t0_probe_source AS s
+                  WHERE s.entrypoint = v_decl.entrypoint
+                  ORDER BY s.source_table, s.time_col LOOP
+      v_src_rel := to_regclass(v_src.source_table);
+      IF v_src_rel IS NULL THEN
+        v_problems := v_problems || jsonb_build_array(jsonb_build_array(
+          v_src.source_table, 'T0 probe source does not exist'));
+        CONTINUE;
+      END IF;
+      SELECT coalesce(string_agg(format('%I, ', m.key), '' ORDER BY m.key), ''),
+             coalesce(string_agg(format('s.%I, ', m.value), '' ORDER BY m.key), '')
+        INTO v_cols, v_vals FROM jsonb_each_text(v_src.key_map) AS m;
+      v_insert := format(
+        'INSERT INTO %s (%s%I) SELECT %ss.%I + $2'
+        ' FROM jsonb_populate_recordset(NULL::%s, $1) AS s',
+        v_src_rel, v_cols, v_src.time_col, v_vals, v_decl.event_time_col, v_rel);
+      FOREACH v_offset IN ARRAY CASE WHEN v_decl.strict_t0
+                                     THEN ARRAY[interval '0', interval '1 day']
+                                     ELSE ARRAY[interval '1 microsecond', interval '1 day'] END
+      LOOP
+        v_changed := NULL;
+        v_error := NULL;
+        BEGIN
+          EXECUTE v_insert USING v_sample, v_offset;
+          FOREACH v_mv IN ARRAY coalesce(v_mvs, '{}') LOOP
+            EXECUTE format('REFRESH MATERIALIZED VIEW %s', v_mv);
+          END LOOP;
+          EXECUTE v_select INTO v_after USING v_sample;
+          RAISE EXCEPTION USING ERRCODE = 'T0L99',
+            MESSAGE = coalesce(audit.t0_jsonb_rows_diff(v_before, v_after), '');
+        EXCEPTION
+          WHEN SQLSTATE 'T0L99' THEN
+            v_changed := nullif(SQLERRM, '');
+          WHEN OTHERS THEN
+            v_error := SQLERRM;
+        END;
+        IF v_error IS NOT NULL THEN
+          v_problems := v_problems || jsonb_build_array(jsonb_build_array(
+            v_src.source_table, format('T0 probe could not run (fail closed): %s', v_error)));
+        ELSIF v_changed IS NOT NULL THEN
+          v_problems := v_problems || jsonb_build_array(jsonb_build_array(
+            v_decl.entrypoint,
+            format('T0 probe: a row of %s with %I %s t0 changed %s'
+                   ' (features may use only rows %s t0)',
+                   v_src.source_table, v_src.time_col,
+                   CASE WHEN v_offset = interval '0' THEN 'at exactly'
+                        ELSE format('%s after', v_offset) END,
+                   v_changed,
+                   CASE WHEN v_decl.strict_t0 THEN 'strictly before' ELSE 'at or before' END)));
+        END IF;
+      END LOOP;
+    END LOOP;
+    RAISE EXCEPTION USING ERRCODE = 'T0L99', MESSAGE = v_problems::text;
+  EXCEPTION
+    WHEN SQLSTATE 'T0L99' THEN
+      v_problems := SQLERRM::jsonb;
+  END;
+  RETURN QUERY SELECT p ->> 0, p ->> 1 FROM jsonb_array_elements(v_problems) AS p;
 END
 $fn$;
 

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS ml.listing_posts (
 CREATE INDEX IF NOT EXISTS listing_posts_generation_posted_at
   ON ml.listing_posts (generation, posted_at);
 
+CREATE INDEX IF NOT EXISTS listing_posts_posted_at ON ml.listing_posts (posted_at);
+
 -- 3000 posts over 2025-12-01 .. 2026-01-20, five generations (11 .. 15).
 INSERT INTO ml.listing_posts (generation, listing_id, posted_at)
 SELECT 11 + abs(hashtext('generation:' || i)) % 5,

@@ -173,9 +173,8 @@ def _render_status(console: Console, result: dict[str, Any]) -> None:
         "installed" if result["hash_installed"] else "missing (run t0lake db init)",
     )
     console.print(table)
-    entrypoints = result.get("entrypoints") or []
-    if entrypoints:
-        console.print(_entrypoint_table(entrypoints))
+    for entry in result.get("entrypoints") or []:
+        console.print(_entrypoint_table(entry))
 
 
 def _age_text(seconds: float | None) -> str:
@@ -187,21 +186,21 @@ def _age_text(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
-def _entrypoint_table(entrypoints: list[dict[str, Any]]) -> Table:
-    table = Table(title="entrypoints")
-    for column in ("entrypoint", "status", "certified at", "age", "gates A/B/C", "served", "notes"):
-        table.add_column(column)
-    for e in entrypoints:
-        gates = e["gates"] or {}
-        table.add_row(
-            e["entrypoint"],
-            e["status"],
-            e["certified_at"] or "-",
-            _age_text(e["age_seconds"]),
-            "/".join(gates.get(g) or "-" for g in "ABC") if gates else "-",
-            "yes" if e["servable"] else f"no: {e['problem']}",
-            "; ".join(x for x in (e["message"], e["notes"]) if x) or "-",
-        )
+def _entrypoint_table(entry: dict[str, Any]) -> Table:
+    """One key/value table per entrypoint: long names and notes stay readable at any width."""
+    table = Table(title=entry["entrypoint"], show_header=False, title_justify="left")
+    table.add_column("what", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    gates = entry["gates"] or {}
+    table.add_row("status", entry["status"] + (f" (#{entry['cert_id']})" if gates else ""))
+    table.add_row("certified at", entry["certified_at"] or "-")
+    table.add_row("age", _age_text(entry["age_seconds"]))
+    table.add_row("gates A/B/C", "/".join(gates.get(g) or "-" for g in "ABC") if gates else "-")
+    table.add_row("drift policy", entry["drift_policy"])
+    table.add_row("served", "yes" if entry["servable"] else f"no: {entry['problem']}")
+    for label, key in (("failure", "message"), ("notes", "notes")):
+        if entry[key]:
+            table.add_row(label, entry[key])
     return table
 
 

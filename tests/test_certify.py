@@ -1,0 +1,255 @@
+"""t0lake.certify / require_certified and `t0lake certify|status` on the real Postgres, with
+the trainer-derived example store: view changes, drift policies, expiry, bad names."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+
+import pytest
+
+import t0lake
+from t0lake import pg
+from t0lake.certify import entrypoints, parse_max_age, status
+from t0lake.cli import main
+
+EP = "ml.trainer_derived_feature_store_t0_v1_v"
+GUARDED = "ml.trainer_derived_features_train_v"
+FEATURE_VIEW = """
+CREATE OR REPLACE VIEW ml.trainer_derived_features_v1 AS
+SELECT e.generation, e.listing_id, e.t0,
+       extract(dow FROM e.t0)::integer AS dow,
+       extract(dow FROM e.t0) IN (0, 6) AS is_weekend,
+       (SELECT count(*) FROM ml.listing_posts AS p
+         WHERE p.generation = e.generation
+           AND p.posted_at >= e.t0 - interval '30 days' AND p.posted_at < e.t0)
+         AS gen_30d_post_count,
+       (SELECT count(*) FROM ml.listing_posts AS p
+         WHERE p.posted_at >= e.t0 - interval '30 days' AND p.posted_at < e.t0)
+         AS allgen_30d_post_count
+  FROM ml.listing_t0_events AS e
+"""
+
+
+@pytest.fixture
+def dsn(fresh_dsn: str) -> str:
+    """A database of its own with the example stores applied."""
+    with pg.connect(fresh_dsn) as conn:
+        pg.apply_sql(conn, examples=True)
+    return fresh_dsn
+
+
+def _sql(dsn: str, statement: str) -> list[tuple[object, ...]]:
+    with pg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else []
+
+
+def _guarded_rows(dsn: str) -> int:
+    return int(_sql(dsn, f"SELECT count(*) FROM {GUARDED}")[0][0])  # type: ignore[call-overload]
+
+
+def test_certify_then_serve(dsn: str) -> None:
+    assert _guarded_rows(dsn) == 0  # never certified: the guarded view is empty
+    result = t0lake.certify(dsn, EP)
+    assert result.certified and result.gates == {"A": "pass", "B": "pass", "C": "pass"}
+    assert result.checked_days == [date(2026, 1, 18), date(2026, 1, 19), date(2026, 1, 20)]
+    assert "baselines captured for new days" in (result.notes or "")
+    assert t0lake.require_certified(dsn, EP, "24h").cert_id == result.cert_id
+    assert _guarded_rows(dsn) == 600
+
+
+def test_any_change_in_the_closure_blocks_until_recertified(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    # Same results, different stored definition: still a change.
+    _sql(dsn, FEATURE_VIEW + " WHERE true")
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.require_certified(dsn, EP, "24h")
+    assert info.value.context["gate"] == "A"
+    assert info.value.context["object"] == "ml.trainer_derived_features_v1"
+    assert "ml.trainer_derived_features_v1: definition changed" in info.value.message
+    assert _guarded_rows(dsn) == 0
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.certify(dsn, EP)  # gate A refuses the unreviewed change
+    assert info.value.context["object"] == "ml.trainer_derived_features_v1"
+    assert _guarded_rows(dsn) == 0
+    t0lake.certify(dsn, EP, accept_changes=True)
+    assert t0lake.require_certified(dsn, EP, "24h") and _guarded_rows(dsn) == 600
+
+
+def test_a_new_object_in_the_closure_is_a_change(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _sql(
+        dsn,
+        "CREATE FUNCTION ml.weekend(d integer) RETURNS boolean LANGUAGE sql IMMUTABLE"
+        " BEGIN ATOMIC SELECT d IN (0, 6); END;"
+        + FEATURE_VIEW.replace(
+            "extract(dow FROM e.t0) IN (0, 6)", "ml.weekend(extract(dow FROM e.t0)::integer)"
+        ),
+    )
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.require_certified(dsn, EP, "24h")
+    assert "function ml.weekend(d integer): new in closure" in info.value.message
+
+
+def _change_one_value_of_the_last_day(dsn: str) -> None:
+    _sql(
+        dsn,
+        "UPDATE ml.listing_t0_events SET listing_id = listing_id + 100000"
+        " WHERE (generation, listing_id, t0) = (SELECT generation, listing_id, t0"
+        "  FROM ml.listing_t0_events WHERE t0::date = '2026-01-20'"
+        "  ORDER BY generation, listing_id LIMIT 1);"
+        "REFRESH MATERIALIZED VIEW ml.trainer_derived_features_v1_mv",
+    )
+
+
+def test_strict_drift_fails_naming_the_day(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _change_one_value_of_the_last_day(dsn)
+    with pytest.raises(t0lake.DriftError) as info:
+        t0lake.certify(dsn, EP)
+    assert "2026-01-20" in info.value.message
+    assert info.value.context["object"] == "2026-01-20"
+    assert info.value.context["drifted_days"] == ["2026-01-20"]
+    with pytest.raises(t0lake.DriftError):
+        t0lake.require_certified(dsn, EP, "24h")
+    assert _guarded_rows(dsn) == 0
+
+
+def test_tolerant_drift_passes_and_notes_the_day(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _change_one_value_of_the_last_day(dsn)
+    result = t0lake.certify(dsn, EP, allow_drift=True)
+    assert result.certified and result.gates["C"] == "drift tolerated"
+    assert result.drifted_days == [date(2026, 1, 20)]
+    assert "drift tolerated on 2026-01-20" in (result.notes or "")
+    notes = _sql(dsn, "SELECT notes FROM audit.t0_cert_registry ORDER BY cert_id DESC LIMIT 1")
+    assert "2026-01-20" in str(notes[0][0])
+    assert _guarded_rows(dsn) == 600
+    # The baseline was not updated, so a strict run still sees the drift ...
+    with pytest.raises(t0lake.DriftError):
+        t0lake.certify(dsn, EP, allow_drift=False)
+    # ... until a tolerant run accepts the new hashes.
+    t0lake.certify(dsn, EP, allow_drift=True, update_drifted=True)
+    assert t0lake.certify(dsn, EP, allow_drift=False).drifted_days == []
+
+
+def test_declared_tolerant_policy_is_the_default(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _change_one_value_of_the_last_day(dsn)
+    _sql(dsn, "UPDATE audit.t0_entrypoint SET drift_policy = 'tolerant'")
+    assert t0lake.certify(dsn, EP).drift_policy == "tolerant"
+
+
+def test_expired_certification_fails_closed(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    assert _guarded_rows(dsn) == 600
+    # The guarded view reads the declared max age at query time.
+    _sql(dsn, "UPDATE audit.t0_entrypoint SET max_age = interval '1 second'")
+    time.sleep(1.1)
+    assert _guarded_rows(dsn) == 0
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.require_certified(dsn, EP, "1s")
+    assert info.value.context["condition"] == "expired"
+    assert "expired" in info.value.message
+    assert t0lake.require_certified(dsn, EP, timedelta(hours=1)).certified
+
+
+def test_guarded_view_warns_why_it_is_empty(dsn: str) -> None:
+    warnings: list[str] = []
+    with pg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda d: warnings.append(d.message_primary or ""))
+        assert conn.execute(f"SELECT count(*) FROM {GUARDED}").fetchone() == (0,)
+    assert any("never certified" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ml.nope", "ml.listing_posts", "x; DROP TABLE ml.listing_posts", '"', "a.b.c.d", ""],
+)
+def test_bad_entrypoint_names_are_config_errors(dsn: str, name: str) -> None:
+    with pytest.raises(t0lake.ConfigError):
+        t0lake.certify(dsn, name)
+    with pytest.raises(t0lake.ConfigError):
+        t0lake.require_certified(dsn, name, "1h")
+    assert _sql(dsn, "SELECT count(*) FROM ml.listing_posts") == [(3000,)]
+
+
+def test_undeclared_view_is_a_config_error(dsn: str) -> None:
+    with pytest.raises(t0lake.ConfigError, match="not a declared entrypoint"):
+        t0lake.certify(dsn, "ml.trainer_derived_features_v1")
+
+
+def test_other_spellings_of_the_name_resolve_to_the_entrypoint(dsn: str) -> None:
+    t0lake.certify(dsn, '"ml"."trainer_derived_feature_store_t0_v1_v"')
+    assert t0lake.require_certified(dsn, "ML.Trainer_Derived_Feature_Store_T0_V1_V", "1h")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1s", timedelta(seconds=1)),
+        ("15m", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        (" 2W ", timedelta(weeks=2)),
+        (timedelta(minutes=5), timedelta(minutes=5)),
+    ],
+)
+def test_parse_max_age(text: str | timedelta, expected: timedelta) -> None:
+    assert parse_max_age(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "24", "1y", "-1h", "0s", "h", timedelta(0)])
+def test_parse_max_age_refuses(bad: str | timedelta) -> None:
+    with pytest.raises(t0lake.ConfigError):
+        parse_max_age(bad)
+
+
+def test_entrypoints_and_status(dsn: str) -> None:
+    (declared,) = entrypoints(dsn)
+    assert declared.entrypoint == EP and declared.key_cols == ["generation", "listing_id", "t0"]
+    assert declared.drift_policy == "strict" and declared.max_age == timedelta(hours=24)
+    (before,) = status(dsn)
+    assert before["status"] == "NEVER" and not before["servable"]
+    t0lake.certify(dsn, EP)
+    (after,) = status(dsn)
+    assert after["status"] == "CERTIFIED" and after["servable"]
+    assert after["gates"] == {"A": "pass", "B": "pass", "C": "pass"}
+
+
+def test_cli_certify_and_status(
+    dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T0LAKE_PG_DSN", dsn)
+    assert main(["certify", EP, "--check-days", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "CERTIFIED" and result["checked_days"] == [
+        "2026-01-19",
+        "2026-01-20",
+    ]
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert EP in out and "CERTIFIED" in out
+    assert main(["status", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["entrypoints"]
+    assert entry["servable"] and entry["age_seconds"] < 60
+    _change_one_value_of_the_last_day(dsn)
+    assert main(["certify", EP, "--json"]) == 1
+    error = json.loads(capsys.readouterr().out)
+    assert error["error"] == "DriftError" and error["gate"] == "C"
+    assert error["object"] == "2026-01-20"
+    assert main(["certify", EP, "--allow-drift"]) == 0
+    assert "drift tolerated on 2026-01-20" in capsys.readouterr().out
+    assert main(["certify", "ml.nope"]) == 2
+    assert "not an existing view" in capsys.readouterr().err
+
+
+def test_failed_certification_is_recorded(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _change_one_value_of_the_last_day(dsn)
+    with pytest.raises(t0lake.DriftError):
+        t0lake.certify(dsn, EP)
+    rows = _sql(dsn, "SELECT status, failed_gate FROM audit.t0_cert_registry ORDER BY cert_id")
+    assert rows == [("CERTIFIED", None), ("FAILED", "C")]
