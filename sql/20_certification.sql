@@ -22,8 +22,9 @@ SELECT string_agg(to_char(d, 'YYYY-MM-DD'), ', ' ORDER BY d) FROM unnest(p_days)
 $fn$;
 
 -- Gate B, text and catalog part: anything in the closure that can read the clock or a random
--- source. Text is checked as well as pg_depend because built-in functions (random(), now())
--- and SQL keywords (CURRENT_DATE) leave no dependency rows.
+-- source. Text is checked as well as pg_depend because built-in functions (random(), now()),
+-- SQL keywords (CURRENT_DATE) and calls inside string-bodied functions leave no dependency
+-- rows. A name called in the text is refused when every function of that name is volatile.
 CREATE OR REPLACE FUNCTION audit.t0_lint_closure(p_entrypoint text)
 RETURNS TABLE (object_name text, problem text)
 LANGUAGE sql STABLE
@@ -51,12 +52,9 @@ WITH c AS (
     FROM texts t
    CROSS JOIN LATERAL regexp_matches(t.definition, '\m([A-Za-z_][A-Za-z0-9_]*)\s*\(', 'g') AS m
    WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
-                  WHERE p.proname = lower(m[1]) AND p.pronamespace = 'pg_catalog'::regnamespace
-                    AND p.provolatile = 'v')
+                  WHERE p.proname = lower(m[1]) AND p.provolatile = 'v')
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
-                      WHERE p.proname = lower(m[1])
-                        AND p.pronamespace = 'pg_catalog'::regnamespace
-                        AND p.provolatile <> 'v')
+                      WHERE p.proname = lower(m[1]) AND p.provolatile <> 'v')
 )
 SELECT f.object_name, f.problem FROM found f ORDER BY 1, 2
 $fn$;

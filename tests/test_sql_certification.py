@@ -186,6 +186,23 @@ def test_leak_now_in_a_sql_function_body(store_dsn: str, conn: psycopg.Connectio
     assert "ml.leak_cutoff(): time-of-query token now(" in err.message
 
 
+def test_leak_volatile_function_called_from_a_string_body(
+    store_dsn: str, conn: psycopg.Connection
+) -> None:
+    # String-bodied functions record no dependencies: only the text shows the call.
+    conn.execute(
+        "CREATE FUNCTION ml.leak_jitter() RETURNS float8 LANGUAGE sql VOLATILE"
+        " AS 'SELECT 0.5::float8';"
+        "CREATE FUNCTION ml.leak_wrapper() RETURNS float8 LANGUAGE sql STABLE"
+        " AS 'SELECT ml.leak_jitter()';"
+        "CREATE VIEW ml.leak_wrap_v AS SELECT * FROM ml.listing_t0_events"
+        " WHERE ml.leak_wrapper() < 1"
+    )
+    _declare(conn, "ml.leak_wrap_v")
+    err = _refused(store_dsn, "ml.leak_wrap_v")
+    assert "ml.leak_wrapper(): calls volatile function leak_jitter()" in err.message
+
+
 def test_leak_random_sample(store_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE VIEW ml.leak_random_v AS SELECT * FROM ml.listing_t0_events WHERE random() < 0.5"
