@@ -193,7 +193,8 @@ def _entrypoint_table(entry: dict[str, Any]) -> Table:
     table.add_column("value", overflow="fold")
     gates = entry["gates"] or {}
     table.add_row("status", entry["status"] + (f" (#{entry['cert_id']})" if gates else ""))
-    table.add_row("certified at", entry["certified_at"] or "-")
+    label = "certified at" if entry["status"] == "CERTIFIED" else "last run at"
+    table.add_row(label, entry["certified_at"] or "-")
     table.add_row("age", _age_text(entry["age_seconds"]))
     table.add_row("gates A/B/C", "/".join(gates.get(g) or "-" for g in "ABC") if gates else "-")
     table.add_row("drift policy", entry["drift_policy"])

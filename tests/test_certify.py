@@ -78,6 +78,20 @@ def test_any_change_in_the_closure_blocks_until_recertified(dsn: str) -> None:
     assert t0lake.require_certified(dsn, EP, "24h") and _guarded_rows(dsn) == 600
 
 
+def test_replacing_the_entrypoint_itself_blocks_too(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    _sql(
+        dsn,
+        f"CREATE OR REPLACE VIEW {EP} AS SELECT generation, listing_id, t0, dow, is_weekend,"
+        " gen_30d_post_count, allgen_30d_post_count FROM ml.trainer_derived_features_v1_mv"
+        " WHERE listing_id > 0",
+    )
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.require_certified(dsn, EP, "24h")
+    assert info.value.context["object"] == EP
+    assert _guarded_rows(dsn) == 0
+
+
 def test_a_new_object_in_the_closure_is_a_change(dsn: str) -> None:
     t0lake.certify(dsn, EP)
     _sql(

@@ -289,6 +289,29 @@ def test_seed_runbook_statements(conn: psycopg.Connection) -> None:
     )
 
 
+def test_baseline_primitives_of_the_seeds(conn: psycopg.Connection) -> None:
+    assert conn.execute("SELECT audit.capture_viewdef_baseline(%s)", (EP,)).fetchone() == (5,)
+    rows = conn.execute(
+        "SELECT day::text, row_count, previous_hash FROM audit.rebaseline_last_n_days(%s, 3, 2)",
+        (EP,),
+    ).fetchall()
+    assert [r[0] for r in rows] == ["2026-01-20", "2026-01-19"]
+    assert all(r[2] is None for r in rows)
+    again = conn.execute(
+        "SELECT dataset_hash = previous_hash FROM audit.rebaseline_last_n_days(%s, 3, NULL)",
+        (EP,),
+    ).fetchall()
+    assert again == [(True,), (True,), (True,)]
+    (day_hash,) = conn.execute(
+        "SELECT dataset_hash FROM audit.t0_dataset_hash_baseline WHERE day = '2026-01-20'"
+    ).fetchone() or (None,)
+    assert day_hash == pg.sql_dataset_hash(
+        conn,
+        f"SELECT * FROM {EP} WHERE t0::date = '2026-01-20'",
+        ["generation", "listing_id", "t0"],
+    )
+
+
 def test_guard_is_a_one_time_filter(conn: psycopg.Connection) -> None:
     plan = "\n".join(
         r[0] for r in conn.execute("EXPLAIN SELECT * FROM ml.trainer_derived_features_train_v")
