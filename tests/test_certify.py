@@ -60,6 +60,14 @@ def test_certify_then_serve(dsn: str) -> None:
     assert _guarded_rows(dsn) == 600
 
 
+def test_rerunning_db_init_keeps_the_certification(dsn: str) -> None:
+    t0lake.certify(dsn, EP)
+    with pg.connect(dsn) as conn:
+        pg.apply_sql(conn, examples=True)
+    assert t0lake.require_certified(dsn, EP, "1h").certified
+    assert _guarded_rows(dsn) == 600
+
+
 def test_any_change_in_the_closure_blocks_until_recertified(dsn: str) -> None:
     t0lake.certify(dsn, EP)
     # Same results, different stored definition: still a change.
