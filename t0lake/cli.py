@@ -375,14 +375,15 @@ _PLANNED = {
 
 
 def _planned(name: str, args: str, summary: str) -> click.Command:
-    @click.command(
-        name,
-        help=f"{summary}\n\nNot built yet in this version: exits 2.",
-        context_settings={"ignore_unknown_options": True},
-    )
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar=args)
+    """A command whose issue has not landed: its options parse (so --help documents them
+    and malformed ones are refused) and it exits 2 saying so."""
+
+    @click.command(name, help=f"{summary}\n\nNot built yet in this version: exits 2.")
+    @click.argument("args", nargs=-1, metavar=args)
+    @_dsn_option
+    @_lake_options
     @_common
-    def command(out: _Output, args: tuple[str, ...]) -> None:
+    def command(out: _Output, args: tuple[str, ...], **options: Any) -> None:
         raise ConfigError(f"'t0lake {name}' is not built yet in t0lake {__version__}", command=name)
 
     return command

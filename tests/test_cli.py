@@ -43,6 +43,7 @@ def test_every_command_has_help_and_json(command: str, capsys: pytest.CaptureFix
         ["db", "init", "extra"],
         ["hash"],
         ["export", "--storage-option"],
+        ["export", "ep", "--storage-option", "novalue"],
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(
