@@ -33,6 +33,8 @@ __all__ = [
     "CertResult",
     "Entrypoint",
     "certify",
+    "check_certified",
+    "declaration",
     "entrypoints",
     "parse_max_age",
     "require_certified",
@@ -91,6 +93,7 @@ class CertResult:
     notes: str | None
     checked_days: list[date] = field(default_factory=list)
     drifted_days: list[date] = field(default_factory=list)
+    closure_hash: str = ""  # hash of every definition in the closure: the viewdef hash
 
     @property
     def certified(self) -> bool:
@@ -181,6 +184,7 @@ def _result(row: dict[str, Any]) -> CertResult:
         notes=row["notes"],
         checked_days=list(row["checked_days"] or []),
         drifted_days=list(row["drifted_days"] or []),
+        closure_hash=row.get("closure_hash") or "",
     )
 
 
@@ -244,24 +248,44 @@ def require_certified(
     with its whole closure unchanged. Returns the certification that allows it."""
     age = parse_max_age(max_age)
     with pg.connect(dsn) as conn:
-        _resolve(conn, entrypoint)
-        try:
-            conn.execute("SELECT audit.require_certified_strict(%s, %s)", (entrypoint, age))
-        except psycopg.Error as exc:
-            typed = _sql_error(exc)
-            if typed is not None:
-                raise typed from exc
-            raise
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT r.* FROM audit.t0_cert_registry r"
-                " JOIN audit.t0_entrypoint e ON e.entrypoint = r.entrypoint"
-                " WHERE to_regclass(e.entrypoint) = to_regclass(%s)"
-                " ORDER BY r.cert_id DESC LIMIT 1",
-                (entrypoint,),
-            ).fetchone()
+        return check_certified(conn, entrypoint, age)
+
+
+def check_certified(conn: psycopg.Connection, entrypoint: str, max_age: timedelta) -> CertResult:
+    """:func:`require_certified` on an open connection, inside the caller's transaction, so
+    an exporter can prove certification in the very snapshot it reads the rows from."""
+    _resolve(conn, entrypoint)
+    try:
+        conn.execute("SELECT audit.require_certified_strict(%s, %s)", (entrypoint, max_age))
+    except psycopg.Error as exc:
+        typed = _sql_error(exc)
+        if typed is not None:
+            raise typed from exc
+        raise
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT r.* FROM audit.t0_cert_registry r"
+            " JOIN audit.t0_entrypoint e ON e.entrypoint = r.entrypoint"
+            " WHERE to_regclass(e.entrypoint) = to_regclass(%s)"
+            " ORDER BY r.cert_id DESC LIMIT 1",
+            (entrypoint,),
+        ).fetchone()
     assert row is not None
     return _result(row)
+
+
+def declaration(conn: psycopg.Connection, entrypoint: str) -> Entrypoint:
+    """The ``audit.t0_entrypoint`` row of an entrypoint (ConfigError if undeclared)."""
+    _resolve(conn, entrypoint)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT entrypoint, key_cols, event_time_col, day_expr, drift_policy,"
+            " forbid_timestamp_outputs, strict_t0, max_age, guarded_view"
+            " FROM audit.t0_entrypoint WHERE to_regclass(entrypoint) = to_regclass(%s)",
+            (entrypoint,),
+        ).fetchone()
+    assert row is not None
+    return Entrypoint(**row)
 
 
 def entrypoints(dsn: str | None) -> list[Entrypoint]:

@@ -70,7 +70,10 @@ _FIXED_WIDTH: dict[str, np.dtype[Any]] = {
 }
 _VARIABLE_WIDTH = frozenset({"text", "bytea", "numeric", "jsonb"})
 _KEY_TYPES = frozenset(_FIXED_WIDTH) | {"text", "bytea", "numeric"}
-_JSON_TYPE_METADATA = (b"t0lake.type", b"jsonb")
+# Field metadata that names the Postgres type of a text column: jsonb, or numeric kept as
+# its exact text because it has no fixed precision/scale (see docs/lake-format.md).
+TYPE_METADATA_KEY = b"t0lake.type"
+_TEXT_TYPES_BY_METADATA = {b"jsonb": "jsonb", b"numeric": "numeric"}
 
 
 @dataclass(frozen=True)
@@ -109,16 +112,15 @@ def canonical_type(field: pa.Field) -> str:
 
 
 def _tag(dtype: pa.DataType, metadata: Mapping[bytes, bytes], name: str) -> str:
-    if metadata.get(_JSON_TYPE_METADATA[0]) == _JSON_TYPE_METADATA[1]:
-        if not (
-            pa.types.is_string(dtype)
-            or pa.types.is_large_string(dtype)
-            or pa.types.is_string_view(dtype)
-        ):
+    marked = _TEXT_TYPES_BY_METADATA.get(metadata.get(TYPE_METADATA_KEY, b""))
+    if marked is not None:
+        if not _is_string(dtype):
             raise UnsupportedTypeError(
-                f"column {name!r} is marked jsonb but holds {dtype}", column=name, type=str(dtype)
+                f"column {name!r} is marked {marked} but holds {dtype}",
+                column=name,
+                type=str(dtype),
             )
-        return "jsonb"
+        return marked
     if isinstance(dtype, pa.BaseExtensionType):
         if dtype.extension_name == "arrow.json":
             return "jsonb"
@@ -296,9 +298,21 @@ def _varlen_streams(
     return lengths.astype(">i4"), data
 
 
+def _is_string(dtype: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
+    )
+
+
 def _numeric_text(values: pa.Array) -> pa.Array:
     """Decimals as Postgres ``trim_scale(x)::text`` prints them: plain digits, no exponent,
     no trailing fractional zeros. Vectorised on Arrow strings; no per-row Python."""
+    if _is_string(values.type):
+        # numeric text as Postgres printed it: only trailing fractional zeros to drop
+        trimmed = pc.replace_substring_regex(values, r"^(-?\d+\.\d*?)0+$", r"\1")
+        return pc.replace_substring_regex(trimmed, r"^(-?\d+)\.$", r"\1")
     scale = values.type.scale
     factory = {32: pa.decimal32, 64: pa.decimal64, 128: pa.decimal128, 256: pa.decimal256}
     unscaled_type = factory[values.type.bit_width](values.type.precision, 0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from t0lake.errors import ConfigError, UnsupportedTypeError
@@ -22,8 +23,12 @@ __all__ = [
     "SQL_STATE_BAD_INPUT",
     "SqlFile",
     "apply_sql",
+    "begin_snapshot",
     "connect",
+    "fetch_arrow",
+    "join_snapshot",
     "redact_dsn",
+    "resolve_dsn",
     "server_status",
     "sql_column_hashes",
     "sql_dataset_hash",
@@ -59,11 +64,17 @@ def redact_dsn(dsn: str) -> str:
     )
 
 
-def connect(dsn: str | None, *, autocommit: bool = False) -> psycopg.Connection:
-    """Open a connection, or raise ConfigError naming the (redacted) DSN and the cause."""
+def resolve_dsn(dsn: str | None) -> str:
+    """The DSN to use: the argument, else ``T0LAKE_PG_DSN``; ConfigError when neither."""
     dsn = dsn or os.environ.get("T0LAKE_PG_DSN")
     if not dsn:
         raise ConfigError("no PostgreSQL connection: pass --dsn or set T0LAKE_PG_DSN")
+    return dsn
+
+
+def connect(dsn: str | None, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection, or raise ConfigError naming the (redacted) DSN and the cause."""
+    dsn = resolve_dsn(dsn)
     try:
         return psycopg.connect(dsn, autocommit=autocommit)
     except psycopg.Error as exc:
@@ -137,6 +148,62 @@ def sql_dataset_hash(
         raise
     assert row is not None
     return str(row[0])
+
+
+def begin_snapshot(conn: psycopg.Connection) -> str:
+    """Start a REPEATABLE READ, READ ONLY transaction on ``conn`` (a fresh, non-autocommit
+    connection) and export its snapshot, so other connections and processes read exactly the
+    same state of the database while ``conn``'s transaction stays open."""
+    _repeatable_read(conn)
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def join_snapshot(conn: psycopg.Connection, snapshot: str) -> None:
+    """Make ``conn``'s next transaction see the snapshot exported by :func:`begin_snapshot`."""
+    _repeatable_read(conn)
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+
+
+def _repeatable_read(conn: psycopg.Connection) -> None:
+    if conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("a snapshot needs a non-autocommit connection outside a transaction")
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+
+
+def fetch_arrow(dsn: str, snapshot: str | None, query: str) -> pa.Table:
+    """The rows of ``query`` as Arrow, through the ADBC PostgreSQL driver (binary COPY into
+    Arrow buffers in C: no Python object per row), inside ``snapshot`` when given.
+
+    The query text must already be composed safely (``psycopg.sql``); ADBC takes it as is.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        conn = adbc.connect(dsn, autocommit=True)
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {redact_dsn(dsn)} (ADBC): {exc}",
+            dsn=redact_dsn(dsn),
+        ) from exc
+    try:
+        cur = conn.cursor()
+        try:
+            if snapshot is not None:
+                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                literal = "'" + snapshot.replace("'", "''") + "'"
+                cur.execute(f"SET TRANSACTION SNAPSHOT {literal}")
+            cur.execute(query)
+            table: pa.Table = cur.fetch_arrow_table()
+            if snapshot is not None:
+                cur.execute("COMMIT")
+        finally:
+            cur.close()
+    finally:
+        conn.close()
+    return table
 
 
 def server_status(conn: psycopg.Connection) -> dict[str, object]:
