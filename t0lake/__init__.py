@@ -13,7 +13,10 @@ from t0lake.errors import (
     T0ViolationError,
     UnsupportedTypeError,
 )
+from t0lake.export import ExportResult, export
 from t0lake.hashing import column_hashes, dataset_hash
+from t0lake.read import Lake, Snapshot
+from t0lake.read import open_lake as open
 
 __version__ = "0.1.0"
 
@@ -22,9 +25,12 @@ __all__ = [
     "CommitStateUnknownError",
     "ConfigError",
     "DriftError",
+    "ExportResult",
     "IntegrityError",
+    "Lake",
     "NotCertifiedError",
     "SchemaVersionError",
+    "Snapshot",
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",
@@ -32,5 +38,7 @@ __all__ = [
     "certify",
     "column_hashes",
     "dataset_hash",
+    "export",
+    "open",
     "require_certified",
 ]

@@ -361,13 +361,231 @@ def demo(out: _Output) -> None:
     out.emit(result, render)
 
 
+# --------------------------------------------------------------------------- lake
+
+
+def _require_lake(lake: str | None) -> str:
+    if not lake:
+        raise ConfigError("no lake: pass --lake URL or set T0LAKE_LAKE")
+    return lake
+
+
+def _day_option(name: str, help_text: str) -> Callable[[F], F]:
+    return click.option(name, metavar="DATE", default=None, help=help_text)
+
+
+@cli.command("export")
+@click.argument("entrypoint")
+@_day_option("--start", "First day to export, inclusive (default: the first day in the data).")
+@_day_option("--end", "Last day to export, inclusive (default: the last day in the data).")
+@click.option(
+    "--max-age",
+    default="24h",
+    show_default=True,
+    metavar="AGE",
+    help="Refuse unless certified within this age: 1s, 15m, 24h, 7d.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Days exported in parallel (default 4, at most the number of CPUs).",
+)
+@_dsn_option
+@_lake_options
+@_common
+def export_command(
+    out: _Output,
+    entrypoint: str,
+    start: str | None,
+    end: str | None,
+    max_age: str,
+    workers: int | None,
+    dsn: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
+) -> None:
+    """Export the certified days of ENTRYPOINT to the lake as proven, deterministic Parquet
+    and commit one snapshot. Days already committed with the same content write nothing.
+    Refuses (nothing written) unless ENTRYPOINT is certified within --max-age."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from t0lake.export import export
+
+    pool = ThreadPoolExecutor(max_workers=workers) if workers else None
+    try:
+        result = export(
+            dsn,
+            entrypoint,
+            _require_lake(lake),
+            start=start,
+            end=end,
+            max_age=max_age,
+            storage_options=storage_options,
+            executor=pool,
+            progress=False if out.as_json else None,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        what = f"committed snapshot {r['snapshot_id']}" if r["committed"] else "nothing to commit"
+        console.print(
+            f"{r['entrypoint']}: {what}; {len(r['days_written'])} day(s) written "
+            f"({r['rows_written']:,} rows, {r['bytes_written']:,} bytes), "
+            f"{len(r['days_unchanged'])} unchanged, {r['seconds']:.1f}s"
+        )
+        if r["days_drifted"]:
+            console.print(f"drift recorded on: {', '.join(r['days_drifted'])}")
+
+    out.emit(result.to_dict(), render)
+
+
+@cli.command("snapshots")
+@click.argument("entrypoint")
+@_lake_options
+@_common
+def snapshots_command(
+    out: _Output, entrypoint: str, lake: str | None, storage_options: dict[str, str]
+) -> None:
+    """List the committed snapshots of ENTRYPOINT in the lake, oldest first."""
+    from t0lake.read import open_lake
+
+    history = open_lake(_require_lake(lake), storage_options).snapshots(entrypoint)
+    result = {"entrypoint": entrypoint, "snapshots": [h.to_dict() for h in history]}
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        table = Table(title=r["entrypoint"], title_justify="left")
+        for column in ("snapshot", "committed at", "operation", "cert", "days", "rows", "files"):
+            table.add_column(column, justify="right" if column in ("days", "rows") else "left")
+        for h in r["snapshots"]:
+            table.add_row(
+                str(h["snapshot_id"]),
+                h["committed_at"],
+                h["operation"],
+                f"#{h['cert_id']}",
+                str(h["days"]),
+                f"{h['rows']:,}",
+                str(h["files"]),
+            )
+        console.print(table)
+
+    out.emit(result, render)
+
+
+@cli.command("verify")
+@click.argument("entrypoint", required=False)
+@_lake_options
+@_common
+def verify_command(
+    out: _Output, entrypoint: str | None, lake: str | None, storage_options: dict[str, str]
+) -> None:
+    """Recompute every hash of the latest snapshot of ENTRYPOINT (default: of every
+    entrypoint in the lake): file checksums, row counts and each (day, column) content hash.
+    Exits 1 if anything differs from the manifests."""
+    from t0lake.errors import IntegrityError
+    from t0lake.read import open_lake
+
+    opened = open_lake(_require_lake(lake), storage_options)
+    names = [entrypoint] if entrypoint else opened.entrypoints()
+    if not names:
+        raise ConfigError(f"no entrypoint has a snapshot in {opened.url}", lake=opened.url)
+    checked, failed = [], []
+    for name in names:
+        try:
+            checked.append(opened.snapshot(name).verify())
+        except IntegrityError as exc:
+            failed.append(exc)
+    if failed:
+        problems = [p for exc in failed for p in exc.context.get("problems", [exc.to_dict()])]
+        raise IntegrityError(
+            f"{len(failed)} of {len(names)} entrypoint(s) failed verification: {failed[0].message}",
+            lake=opened.url,
+            verified=checked,
+            problems=problems,
+        )
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        for v in r["verified"]:
+            console.print(
+                f"{v['entrypoint']} snapshot {v['snapshot_id']}: OK, {v['files']} files, "
+                f"{v['days']} days, {v['columns']} day-columns, {v['rows']:,} rows"
+            )
+
+    out.emit({"lake": opened.url, "verified": checked}, render)
+
+
+@cli.command("scan")
+@click.argument("entrypoint")
+@_day_option("--start", "First day, inclusive (default: the first day of the snapshot).")
+@_day_option("--end", "Last day, inclusive (default: the last day of the snapshot).")
+@click.option("--columns", metavar="COL[,COL...]", help="Only these columns (comma-separated).")
+@click.option("--snapshot", "snapshot_id", type=int, help="Read this snapshot (time travel).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the rows to a .parquet or .csv file instead of printing a preview.",
+)
+@_lake_options
+@_common
+def scan_command(
+    out: _Output,
+    entrypoint: str,
+    start: str | None,
+    end: str | None,
+    columns: str | None,
+    snapshot_id: int | None,
+    out_path: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
+) -> None:
+    """Read days START..END of ENTRYPOINT from the lake, verifying every (day, column) it
+    returns against the manifest first; print a preview or write them with --out."""
+    from pathlib import Path
+
+    from t0lake.read import open_lake
+
+    suffix = Path(out_path).suffix.lower() if out_path else None
+    if suffix not in (None, ".parquet", ".csv"):
+        raise ConfigError(f"--out must end in .parquet or .csv, got {out_path!r}")
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    snap = open_lake(_require_lake(lake), storage_options).snapshot(entrypoint, snapshot_id)
+    frame = snap.read(start, end, names)
+    result: dict[str, Any] = {
+        "entrypoint": entrypoint,
+        "snapshot_id": snap.snapshot_id,
+        "rows": frame.height,
+        "columns": frame.columns,
+        "verified": True,
+    }
+    if out_path is not None:
+        target = Path(out_path)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        if suffix == ".csv":
+            frame.write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
+        tmp.replace(target)
+        result["out"] = str(target)
+    else:
+        result["head"] = frame.head(20).to_dicts()
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        where = f" to {r['out']}" if "out" in r else ""
+        console.print(
+            f"{r['entrypoint']} snapshot {r['snapshot_id']}: {r['rows']:,} verified rows{where}"
+        )
+        if "head" in r:
+            console.print(frame.head(20))
+
+    out.emit(result, render)
+
+
 # --------------------------------------------------------------------------- not built yet
 
 _PLANNED = {
-    "export": ("ENTRYPOINT", "Export certified days to the lake as Parquet."),
-    "snapshots": ("ENTRYPOINT", "List the committed snapshots of an entrypoint."),
-    "verify": ("[ENTRYPOINT]", "Recompute every hash of the lake and compare."),
-    "scan": ("ENTRYPOINT", "Read a verified range of days from the lake."),
     "compact": ("", "Move and compact days between tiers, deterministically."),
     "expire": ("", "Expire old snapshots."),
     "vacuum": ("", "Remove files no manifest references."),

@@ -62,8 +62,11 @@ __all__ = [
     "DayTask",
     "ExportResult",
     "arrow_schema",
+    "conform",
     "export",
+    "export_day_task",
     "parse_day",
+    "sql_hash_task",
     "write_parquet",
 ]
 

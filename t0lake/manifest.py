@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -299,7 +299,3 @@ def data_path(entrypoint: str, tier: str, partition: str, content_hash: str) -> 
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}")
     return f"{entrypoint}/tier={tier}/{partition}/{content_hash}.parquet"
-
-
-def live_days(files: Iterable[FileEntry]) -> set[date]:
-    return {d.day for f in files for d in f.days}

@@ -65,6 +65,9 @@ class LakeStorage:
         return "s3" in protocols or "s3a" in protocols
 
     def full(self, relative: str) -> str:
+        """The filesystem path of a relative lake path ("" is the root itself)."""
+        if relative == "":
+            return self.root
         return f"{self.root.rstrip('/')}/{_check_relative(relative)}"
 
     def uri(self, relative: str) -> str:

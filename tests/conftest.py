@@ -21,6 +21,9 @@ import pytest
 from t0lake import pg
 from t0lake.tempdb import TempPostgres
 
+# fixtures of the lake tests (store_dsn, lake_dir) live beside the store they build
+pytest_plugins = ["tests.lakecases"]
+
 _TEMPLATE = "t0lake_template"
 _db_counter = itertools.count()
 

@@ -6,7 +6,18 @@ import pytest
 
 from t0lake.cli import _PLANNED, cli, main
 
-COMMANDS = ["db init", "status", "hash", "demo", "certify", *_PLANNED]
+COMMANDS = [
+    "db init",
+    "status",
+    "hash",
+    "demo",
+    "certify",
+    "export",
+    "snapshots",
+    "verify",
+    "scan",
+    *_PLANNED,
+]
 
 
 def test_help_lists_every_command_of_the_design(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,11 @@ MODULES = [
     "t0lake.tempdb",
     "t0lake.cli",
     "t0lake.certify",
+    "t0lake.storage",
+    "t0lake.manifest",
+    "t0lake.commit",
+    "t0lake.export",
+    "t0lake.read",
 ]
 
 
@@ -46,5 +51,9 @@ def test_contract_names_of_design_are_exported() -> None:
         "dataset_hash",
         "certify",
         "require_certified",
+        "open",
+        "export",
+        "Lake",
+        "Snapshot",
     ]:
         assert name in t0lake.__all__
