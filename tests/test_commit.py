@@ -1,0 +1,176 @@
+"""The commit protocol: racing writers (processes) lose no commit, on local disk and S3."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import t0lake
+from t0lake import commit
+from t0lake.errors import CommitStateUnknownError
+from t0lake.manifest import DayEntry, FileEntry, Manifest, schema_hash, schema_to_b64
+from t0lake.storage import LakeStorage, open_storage
+from tests.lakecases import DAYS, EP
+
+RACE_EP = "race.features_v"
+_SCHEMA = pa.schema([pa.field("id", pa.int64())])
+_HEX = "ab" * 32
+
+
+def _entry(day: date) -> FileEntry:
+    path = f"{RACE_EP}/tier=hot/day={day}/{_HEX}.parquet"
+    return FileEntry(
+        path=path,
+        tier="hot",
+        bytes=1,
+        sha256=_HEX,
+        rows=1,
+        days=(DayEntry(day=day, rows=1, row_offset=0, dataset_hash=_HEX, columns={"id": _HEX}),),
+    )
+
+
+def _add_day(day: date) -> Any:
+    def build(head: Manifest | None) -> Manifest:
+        files = [f for f in (head.files if head else ()) if f.days[0].day != day]
+        return Manifest(
+            entrypoint=RACE_EP,
+            snapshot_id=(head.snapshot_id if head else 0) + 1,
+            parent_snapshot_id=head.snapshot_id if head else None,
+            parent_sha256=head.sha256 if head else None,
+            committed_at="2026-11-24T00:00:00+00:00",
+            operation="test",
+            key=("id",),
+            day_expr="d",
+            event_time_col="d",
+            viewdef_hash="v",
+            certification={"cert_id": 1},
+            arrow_schema=schema_to_b64(_SCHEMA),
+            schema_hash=schema_hash(_SCHEMA),
+            files=(*files, _entry(day)),
+        )
+
+    return build
+
+
+def _writer(url: str, options: dict[str, Any], worker: int, commits: int, barrier: Any) -> None:
+    storage = open_storage(url, options)
+    barrier.wait()
+    for k in range(commits):
+        day = date(2026, 1, 1) + timedelta(days=worker * 100 + k)
+        commit.commit(storage, RACE_EP, _add_day(day))
+
+
+def _race(url: str, options: dict[str, Any], workers: int = 3, commits: int = 4) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    procs = [
+        ctx.Process(target=_writer, args=(url, options, w, commits, barrier))
+        for w in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    storage = open_storage(url, options)
+    ids = commit.snapshot_ids(storage, RACE_EP)
+    assert ids == list(range(1, workers * commits + 1))
+    head = commit.head(storage, RACE_EP)
+    assert head is not None and len(head.days()) == workers * commits
+    previous = None
+    for sid in ids:  # an unbroken chain: every commit built on the one before
+        manifest = commit.load(storage, RACE_EP, sid)
+        assert manifest.parent_sha256 == (previous.sha256 if previous else None)
+        previous = manifest
+
+
+def test_racing_processes_on_local_disk_lose_no_commit(tmp_path: Path) -> None:
+    _race(str(tmp_path / "lake"), {})
+
+
+def test_racing_processes_on_s3_lose_no_commit(s3_bucket: str, s3_options: dict[str, Any]) -> None:
+    _race(f"s3://{s3_bucket}/lake", dict(s3_options))
+
+
+class _AmbiguousStorage(LakeStorage):
+    """Real local storage whose manifest write reports "unknown" (after or instead of
+    writing), as a dropped connection would."""
+
+    def __init__(self, base: LakeStorage, *, really_write: bool) -> None:
+        super().__init__(base.url, base.fs, base.root, base.storage_options)
+        self.really_write = really_write
+        self.failures = 1
+
+    def put_if_absent(self, relative: str, data: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            if self.really_write:
+                super().put_if_absent(relative, data)
+            raise CommitStateUnknownError("connection dropped", path=relative)
+        super().put_if_absent(relative, data)
+
+
+@pytest.mark.parametrize("really_write", [True, False])
+def test_unknown_outcome_is_settled_by_rereading(tmp_path: Path, really_write: bool) -> None:
+    storage = _AmbiguousStorage(open_storage(str(tmp_path)), really_write=really_write)
+    committed = commit.commit(storage, RACE_EP, _add_day(date(2026, 1, 1)))
+    assert committed is not None and committed.snapshot_id == 1
+    assert commit.snapshot_ids(storage, RACE_EP) == [1]
+    assert storage.failures == 0
+
+
+def test_put_if_absent_refuses_the_second_writer(
+    tmp_path: Path, s3_bucket: str, s3_options: dict[str, Any]
+) -> None:
+    for storage in (
+        open_storage(str(tmp_path)),
+        open_storage(f"s3://{s3_bucket}/x", dict(s3_options)),
+    ):
+        storage.put_if_absent("m/00000001.json", b"first")
+        with pytest.raises(t0lake.CommitConflictError):
+            storage.put_if_absent("m/00000001.json", b"second")
+        assert storage.read_bytes("m/00000001.json") == b"first"
+
+
+def _export_process(dsn: str, url: str, start: str, end: str, options: dict[str, Any]) -> Any:
+    args = [sys.executable, "-m", "t0lake", "export", EP, "--dsn", dsn, "--lake", url]
+    args += ["--start", start, "--end", end, "--json"]
+    for key, value in options.items():
+        args += ["--storage-option", f"{key}={value}"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_two_exporters_racing_both_land(
+    store_dsn: str,
+    tmp_path: Path,
+    s3_bucket: str,
+    s3_options: dict[str, Any],
+    where: str,
+) -> None:
+    url, options = (
+        (str(tmp_path / "lake"), {})
+        if where == "local"
+        else (f"s3://{s3_bucket}/lake", dict(s3_options))
+    )
+    first = _export_process(store_dsn, url, "2026-03-01", "2026-03-03", options)
+    second = _export_process(store_dsn, url, "2026-03-03", "2026-03-05", options)
+    results = []
+    for proc in (first, second):
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    lake = t0lake.open(url, storage_options=options)
+    snap = lake.snapshot(EP)
+    assert len(snap.days()) == DAYS
+    snap.verify()
+    committed = sorted(r["snapshot_id"] for r in results if r["committed"])
+    assert committed == [1, 2]  # both commits are in the chain

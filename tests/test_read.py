@@ -1,0 +1,155 @@
+"""Reads prove what they return: tampering with any file or manifest is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import t0lake
+from t0lake.cli import main
+from tests.lakecases import DAYS, EP, ROWS_PER_DAY
+
+TAMPERED = date(2026, 3, 2)
+UNTOUCHED = date(2026, 3, 4)
+
+
+@pytest.fixture
+def lake(store_dsn: str, lake_dir: str) -> str:
+    t0lake.export(store_dsn, EP, lake_dir)
+    return lake_dir
+
+
+def _file(lake: str, day: date) -> Path:
+    (path,) = (Path(lake) / EP / "tier=hot" / f"day={day}").glob("*.parquet")
+    return path
+
+
+def _rewrite_with_one_value_changed(path: Path, column: str) -> None:
+    """A valid Parquet file with identical schema and one value of ``column`` changed."""
+    table = pq.read_table(path)
+    values = table.column(column).combine_chunks()
+    changed = pc.if_else(
+        pa.array([i == 0 for i in range(len(values))]),
+        pc.add(pc.fill_null(values, 0.0), 1.0).cast(values.type),
+        values,
+    )
+    table = table.set_column(table.schema.get_field_index(column), table.field(column), changed)
+    pq.write_table(table, path, compression="zstd")
+
+
+def _refused(snap: t0lake.Snapshot, **kwargs: object) -> t0lake.IntegrityError:
+    with pytest.raises(t0lake.IntegrityError) as info:
+        snap.read(**kwargs)  # type: ignore[arg-type]
+    return info.value
+
+
+def test_a_flipped_value_is_refused_naming_file_day_and_column(lake: str) -> None:
+    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "score")
+    snap = t0lake.open(lake).snapshot(EP)
+    error = _refused(snap, start=TAMPERED, end=TAMPERED)
+    assert error.context["day"] == TAMPERED.isoformat() and error.context["column"] == "score"
+    assert error.context["file"].endswith(_file(lake, TAMPERED).name)
+    # a filter cannot hide the tampered row from the proof: it runs after it
+    _refused(snap, start=TAMPERED, end=TAMPERED, filters=pl.col("id") < 0)
+    _refused(snap)  # the whole range includes the day
+    # untouched days, and untouched columns of the tampered day, are still served
+    assert snap.read(start=UNTOUCHED, end=UNTOUCHED).height == ROWS_PER_DAY
+    assert snap.read(TAMPERED, TAMPERED, columns=["grp", "id"]).height == ROWS_PER_DAY
+    # only an explicit verify=False serves the tampered value
+    assert snap.read(TAMPERED, TAMPERED, columns=["score"], verify=False).height == ROWS_PER_DAY
+    with pytest.raises(t0lake.IntegrityError):
+        snap.verify()
+
+
+def test_lazy_scan_refuses_at_collect(lake: str) -> None:
+    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "ratio")
+    lazy = t0lake.open(lake).snapshot(EP).scan(start="2026-03-01", end="2026-03-03")
+    with pytest.raises(t0lake.IntegrityError, match="ratio"):
+        lazy.select("id", "ratio").collect()
+
+
+def test_truncated_file_is_refused(lake: str) -> None:
+    path = _file(lake, TAMPERED)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    snap = t0lake.open(lake).snapshot(EP)
+    _refused(snap, start=TAMPERED, end=TAMPERED)
+    assert snap.read(start=UNTOUCHED, end=UNTOUCHED).height == ROWS_PER_DAY
+
+
+def test_swapped_files_are_refused(lake: str) -> None:
+    a, b = _file(lake, date(2026, 3, 1)), _file(lake, TAMPERED)
+    tmp = a.with_suffix(".swap")
+    shutil.move(a, tmp)
+    shutil.move(b, a)
+    shutil.move(tmp, b)
+    snap = t0lake.open(lake).snapshot(EP)
+    _refused(snap, start="2026-03-01", end="2026-03-01")
+    _refused(snap, start=TAMPERED, end=TAMPERED)
+    assert snap.read(start=UNTOUCHED, end=UNTOUCHED).height == ROWS_PER_DAY
+
+
+def test_deleted_file_is_refused(lake: str) -> None:
+    _file(lake, TAMPERED).unlink()
+    snap = t0lake.open(lake).snapshot(EP)
+    error = _refused(snap, start=TAMPERED, end=TAMPERED)
+    assert "missing" in error.message
+    assert snap.read(start=UNTOUCHED, end=UNTOUCHED).height == ROWS_PER_DAY
+
+
+def test_edited_manifest_is_refused(lake: str) -> None:
+    path = Path(lake) / EP / "_manifests" / "00000001.json"
+    doc = json.loads(path.read_text())
+    for entry in doc["files"]:
+        if entry["days"][0]["day"] == TAMPERED.isoformat():
+            entry["rows"] += 1
+    path.write_text(json.dumps(doc))
+    with pytest.raises(t0lake.IntegrityError, match="modified"):
+        t0lake.open(lake).snapshot(EP)
+
+
+def test_manifest_hash_edited_to_match_tampered_data_is_still_caught(lake: str) -> None:
+    """Rewriting data and manifest together still breaks the manifest's own checksum."""
+    path = Path(lake) / EP / "_manifests" / "00000001.json"
+    doc = json.loads(path.read_text())
+    doc["files"][0]["days"][0]["columns"]["score"] = "0" * 64
+    path.write_text(json.dumps(doc))
+    with pytest.raises(t0lake.IntegrityError):
+        t0lake.open(lake).snapshot(EP).read()
+
+
+def test_verify_cli_exits_non_zero_and_names_the_problem(
+    lake: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", "--lake", lake, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (checked,) = report["verified"]
+    assert checked["files"] == DAYS and checked["rows"] == DAYS * ROWS_PER_DAY
+    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "score")
+    assert main(["verify", "--lake", lake, EP, "--json"]) == 1
+    error = json.loads(capsys.readouterr().out)
+    assert error["error"] == "IntegrityError"
+    assert [p["day"] for p in error["problems"]] == [TAMPERED.isoformat()]
+
+
+def test_read_bounds_are_inclusive_and_columns_are_checked(lake: str) -> None:
+    snap = t0lake.open(lake).snapshot(EP)
+    frame = snap.read("2026-03-02", "2026-03-04", columns=["id", "ts"])
+    assert frame.columns == ["id", "ts"] and frame.height == 3 * ROWS_PER_DAY
+    assert frame["ts"].dt.date().max() == date(2026, 3, 4)
+    assert snap.read("2026-04-01", "2026-04-02").height == 0
+    with pytest.raises(t0lake.ConfigError, match="nope"):
+        snap.read(columns=["id", "nope"])
+    with pytest.raises(t0lake.ConfigError, match="after"):
+        snap.read("2026-03-05", "2026-03-01")
+    with pytest.raises(t0lake.ConfigError, match="no snapshot"):
+        t0lake.open(lake).snapshot("lk.other_v")
+    assert snap.scan().select(pl.len()).collect().item() == DAYS * ROWS_PER_DAY
+    assert snap.scan().head(7).collect().height == 7
