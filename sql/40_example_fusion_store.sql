@@ -164,7 +164,7 @@ SELECT 11 + h_gen % 5,
  ORDER BY i;
 
 -- Images per listing by archetype (hash of the listing), so every reason code occurs:
---   0 none (1)   1 rows without feature_version (1)   2 pipeline not done (2)   3 all stock (3)
+--   0 none (1)   1 rows without feature_version (2)   2 pipeline not done (2)   3 all stock (3)
 --   4 real but low quality (4)   5 Q2 without damage values (5)   6 a single Q2 image (6)
 --   7 one Q2 + two Q1 images (7)   8..11 two to six mixed images (mostly 0)
 -- Fixed archetypes are extracted before t0 and get one more image at or after t0 that must be
@@ -252,7 +252,7 @@ img AS (
          i.background_clean_level::integer AS bg,
          i.visible_damage_level::integer AS vis,
          i.battery_screenshot, i.battery_health_pct_img::integer AS batt_pct,
-         i.feature_version IS NOT NULL AS v1,
+         -- the damage pipeline completed: a feature version and damage_done
          i.feature_version IS NOT NULL AND i.damage_done IS TRUE AS done,
          i.feature_version IS NOT NULL AND i.damage_done IS TRUE
            AND i.is_stock_photo IS NOT TRUE AS real,
@@ -269,7 +269,7 @@ img AS (
 ),
 img_prof AS (
   SELECT generation, listing_id,
-         count(*) FILTER (WHERE v1) AS img_rows_v1,
+         count(*) AS img_rows_v1,
          count(*) FILTER (WHERE done) AS img_rows_damage_done,
          count(*) FILTER (WHERE done AND NOT real) AS img_stock_cnt,
          count(*) FILTER (WHERE real) AS img_real_cnt,

@@ -116,8 +116,8 @@ def _mean(values: list[int]) -> float | None:
 
 def _image_profile(images: list[Image]) -> dict[str, Any]:
     """img_prof: coverage, stock vs real, quality histograms, evidence counts and maxima."""
-    v1 = [i for i in images if i.feature_version is not None]
-    done = [i for i in v1 if i.damage_done is True]
+    # Done: the damage pipeline completed (a feature version and damage_done).
+    done = [i for i in images if i.feature_version is not None and i.damage_done is True]
     stock = [i for i in done if i.is_stock_photo is True]
     real = [i for i in done if i.is_stock_photo is not True]
 
@@ -137,7 +137,7 @@ def _image_profile(images: list[Image]) -> dict[str, Any]:
     bg = [i.background_clean_level for i in real if i.background_clean_level is not None]
     noprotector = [i.visible_damage_level for i in q2_vis if i.damage_on_protector_only is not True]
     profile: dict[str, Any] = {
-        "img_rows_v1": len(v1),
+        "img_rows_v1": len(images),
         "img_rows_damage_done": len(done),
         "img_stock_cnt": len(stock),
         "img_real_cnt": len(real),

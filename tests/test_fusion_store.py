@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.rows import dict_row
 
+import t0lake
 from t0lake import pg
 
 from .fusion_reference import META_FLAGS, Image, Listing, fusion_rows, parse_number
@@ -369,3 +370,238 @@ def test_view_equals_reference_on_the_synthetic_inputs(conn: psycopg.Connection)
     expected = fusion_rows(listings, images)
     assert len(expected) == sum(1 for x in listings if x.spam is not True)
     _assert_rows_equal(_view_rows(conn), expected)
+
+
+# --------------------------------------------------------------------------- synthetic data
+
+
+def _one(conn: psycopg.Connection, query: str) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0] if len(row) == 1 else row
+
+
+def test_synthetic_inputs_exercise_every_rule(conn: psycopg.Connection) -> None:
+    listings, images = _stored_inputs(conn)
+    rows = fusion_rows(listings, images)
+    # spread over 20 days, so certification has several days to check
+    assert _one(conn, f"SELECT count(DISTINCT edited_date) FROM {EP}") == 20
+    # spam (true) is excluded; NULL spam is kept
+    spam = [x for x in listings if x.spam is True]
+    assert spam and any(x.spam is None for x in listings)
+    assert len(rows) == len(listings) - len(spam)
+    # malformed numbers: present in the JSON yet unknown after parsing
+    docs = {(x.generation, x.listing_id): x.damage_ai_json for x in listings}
+    malformed = [
+        r
+        for r in rows
+        if '"battery_effective"' in (docs[r["generation"], r["listing_id"]] or "")
+        and r["batt_eff_text"] is None
+    ]
+    assert len(malformed) >= 10
+    # missing meta flags, and flags that are not booleans
+    assert any(r["txt_glass"] is None for r in rows) and any(r["txt_glass"] for r in rows)
+    # image rows extracted at or after t0 exist (and are ignored)
+    t0 = {(x.generation, x.listing_id): datetime.combine(x.edited_date, time()) for x in listings}
+    late = [
+        i
+        for i in images
+        if (i.generation, i.listing_id) in t0 and i.extracted_at >= t0[i.generation, i.listing_id]
+    ]
+    assert any(i.extracted_at == t0[i.generation, i.listing_id] for i in late)
+    assert len(late) >= 50
+    # every value of every categorical rule
+    assert {r["img_score_reason_code"] for r in rows} == set(range(8))
+    assert {r["img_damage_source_level"] for r in rows} == {0, 1, 2}
+    assert {r["batt_source"] for r in rows} == {"both", "img_only", "text_only", "none"}
+    assert {r["batt_bucket"] for r in rows} == {None, "lt80", "80_84", "85_89", "90_94", "95_100"}
+    assert {r["damage_fused_tier"] for r in rows} == {0, 1, 2, 3}
+    assert {r["damage_fused_tier_known"] for r in rows} == {None, 0, 1, 2, 3}
+    # screenshots that disagree; single images; all-stock listings; structural evidence
+    assert any(r["batt_img_spread"] for r in rows)
+    assert any(r["img_rows_v1"] == 1 for r in rows)
+    assert any(r["img_stock_ratio"] == 1.0 for r in rows)
+    assert any(r["img_structural_strong"] for r in rows)
+    # the floors raised some severities, and unknown stays NULL in the *_known columns
+    assert any(r["text_sev_corr"] > (r["text_sev_decision"] or 0) for r in rows)
+    assert any(r["text_sev_corr_known"] is None and r["text_sev_corr"] == 0 for r in rows)
+    assert any(
+        r["text_sev_raw_known"] is None and r["text_sev_corr_known"] is not None for r in rows
+    )
+
+
+# --------------------------------------------------------------------------- validation (10.x)
+
+
+def test_validation_queries_on_the_synthetic_inputs(conn: psycopg.Connection) -> None:
+    coverage = _rows(conn, "SELECT * FROM ml.v_damage_fusion_validation_coverage")
+    assert len(coverage) == 1
+    c = coverage[0]
+    assert c["n_rows"] == _one(conn, "SELECT count(*) FROM ml.v_damage_fusion_features_v2")
+    for name in ("pct_img_scored", "pct_text_scored", "pct_batt_scored"):
+        assert 0.2 <= c[name] <= 0.8, (name, c[name])
+    assert (
+        max(c["pct_img_scored"], c["pct_text_scored"], c["pct_batt_scored"])
+        < (c["pct_any_scored"])
+        < 1.0
+    )
+    codes = conn.execute("SELECT * FROM ml.v_damage_fusion_validation_reason_codes").fetchall()
+    assert [code for code, _ in codes] == list(range(8))
+    assert all(n >= 10 for _, n in codes)
+    assert sum(n for _, n in codes) == c["n_rows"]
+    assert (
+        conn.execute("SELECT * FROM ml.v_damage_fusion_validation_duplicate_keys").fetchall() == []
+    )
+
+
+def test_duplicate_key_query_finds_duplicates(conn: psycopg.Connection) -> None:
+    # Without the primary key of the listings, a listing entered twice is a duplicate key.
+    conn.execute(
+        sql.SQL(
+            "ALTER TABLE {} DROP CONSTRAINT iphone_listings_pkey;"
+            " INSERT INTO {} SELECT * FROM {} WHERE spam IS NOT TRUE"
+            " ORDER BY generation, listing_id LIMIT 3"
+        ).format(LISTINGS, LISTINGS, LISTINGS)
+    )
+    dups = conn.execute("SELECT * FROM ml.v_damage_fusion_validation_duplicate_keys").fetchall()
+    assert len(dups) == 3 and all(n == 2 for _, _, n in dups)
+
+
+def test_validation_queries_on_an_empty_store(conn: psycopg.Connection) -> None:
+    _load(conn, [], [])
+    assert _rows(conn, "SELECT * FROM ml.v_damage_fusion_validation_coverage") == [
+        {
+            "n_rows": 0,
+            "pct_img_scored": None,
+            "pct_text_scored": None,
+            "pct_batt_scored": None,
+            "pct_any_scored": None,
+        }
+    ]
+    assert conn.execute("SELECT * FROM ml.v_damage_fusion_validation_reason_codes").fetchall() == []
+
+
+# --------------------------------------------------------------------------- certification
+
+
+def _guarded_rows(conn: psycopg.Connection) -> int:
+    return int(_one(conn, f"SELECT count(*) FROM {GUARDED}"))
+
+
+def test_certify_then_serve_and_fail_closed(dsn: str, conn: psycopg.Connection) -> None:
+    total = _one(conn, f"SELECT count(*) FROM {EP}")
+    assert total > 300
+    assert _guarded_rows(conn) == 0  # never certified: the guarded view is empty
+    with pytest.raises(t0lake.NotCertifiedError):
+        t0lake.require_certified(dsn, EP, "24h")
+    result = t0lake.certify(dsn, EP, check_days=3)
+    assert result.certified and result.gates == {"A": "pass", "B": "pass", "C": "pass"}
+    assert result.drift_policy == "tolerant"
+    assert result.checked_days == [date(2026, 1, 18), date(2026, 1, 19), date(2026, 1, 20)]
+    assert _guarded_rows(conn) == total
+    assert t0lake.require_certified(dsn, EP, "24h").cert_id == result.cert_id
+    # the runbook of the seed, in SQL
+    conn.execute("CALL audit.run_t0_cert_fusion_store_v1(3, true)")
+    assert _one(conn, f"SELECT audit.require_certified_strict('{EP}', interval '24 hours')") is True
+    # a changed definition blocks serving until certified again
+    conn.execute(
+        "CREATE OR REPLACE FUNCTION ml.fusion_parse_bool(p_value jsonb) RETURNS boolean"
+        " LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+        " RETURN CASE WHEN jsonb_typeof(p_value) = 'boolean' THEN p_value = 'true'::jsonb"
+        " ELSE false END"
+    )
+    assert _guarded_rows(conn) == 0
+    with pytest.raises(t0lake.NotCertifiedError) as info:
+        t0lake.require_certified(dsn, EP, "24h")
+    assert info.value.context["object"] == "ml.fusion_parse_bool(p_value jsonb)"
+
+
+def test_entrypoint_outputs_no_timestamps_and_adds_edited_date(conn: psycopg.Connection) -> None:
+    types = dict(
+        conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            (EP,),
+        ).fetchall()
+    )
+    assert types["edited_date"] == "date"
+    assert not [t for t in types.values() if t.startswith(("timestamp", "time "))]
+    scored = {r["generation"]: r for r in _view_rows(conn)}  # noqa: F841 - columns only
+    guarded = _rows(conn, f"SELECT * FROM {GUARDED} LIMIT 0")
+    assert guarded == []
+    columns = [d.name for d in conn.execute(f"SELECT * FROM {EP} LIMIT 0").description or []]
+    view_columns = [
+        d.name
+        for d in conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(SCORED)).description or []
+    ]
+    assert columns == [*view_columns, "edited_date"]
+
+
+def test_t0_probe_refuses_image_rows_at_t0(dsn: str, conn: psycopg.Connection) -> None:
+    # The same store with "at or before t0": the probe's image row at exactly t0 counts.
+    (viewdef,) = conn.execute(
+        "SELECT pg_get_viewdef('ml.v_damage_fusion_features_v2'::regclass)"
+    ).fetchone()  # type: ignore[misc]
+    assert viewdef.count("i.extracted_at < l.t0") == 1
+    conn.execute(
+        "CREATE OR REPLACE VIEW ml.v_damage_fusion_features_v2 AS "
+        + viewdef.replace("i.extracted_at < l.t0", "i.extracted_at <= l.t0")
+    )
+    with pytest.raises(t0lake.T0ViolationError) as info:
+        t0lake.certify(dsn, EP, accept_changes=True)
+    assert info.value.context["gate"] == "B"
+    assert "ml.iphone_image_features_v1 with extracted_at at exactly t0 changed" in str(info.value)
+    assert "img_rows_v1" in str(info.value)
+    assert _guarded_rows(conn) == 0
+
+
+def test_drift_is_tolerated_and_recorded(dsn: str, conn: psycopg.Connection) -> None:
+    t0lake.certify(dsn, EP, check_days=3)
+    # retroactive enrichment: a listing of the last day gets a new decision
+    conn.execute(
+        sql.SQL(
+            'UPDATE {} SET damage_ai_json = \'{{"decision": {{"severity": 3}}}}\''
+            " WHERE (generation, listing_id) = (SELECT generation, listing_id FROM {}"
+            " WHERE edited_date = '2026-01-20' AND text_sev_decision IS DISTINCT FROM 3"
+            " ORDER BY 1, 2 LIMIT 1)"
+        ).format(LISTINGS, sql.SQL(EP))
+    )
+    result = t0lake.certify(dsn, EP, check_days=3)
+    assert result.certified and result.gates["C"] == "drift tolerated"
+    assert result.drifted_days == [date(2026, 1, 20)]
+    assert "drift tolerated on 2026-01-20" in (result.notes or "")
+    assert _guarded_rows(conn) > 0
+    with pytest.raises(t0lake.DriftError):
+        t0lake.certify(dsn, EP, check_days=3, allow_drift=False)
+    assert _guarded_rows(conn) == 0
+    # accepting the new hashes makes the next strict run pass
+    t0lake.certify(dsn, EP, check_days=3, allow_drift=True, update_drifted=True)
+    assert t0lake.certify(dsn, EP, check_days=3, allow_drift=False).certified
+
+
+def test_db_init_twice_keeps_the_fusion_store(fresh_dsn: str) -> None:
+    def snapshot(c: psycopg.Connection) -> list[tuple[Any, ...]]:
+        return c.execute(
+            sql.SQL(
+                "SELECT 'listings', count(*), md5(string_agg(x::text, ',' ORDER BY x::text))"
+                "  FROM {} x"
+                " UNION ALL SELECT 'images', count(*),"
+                "  md5(string_agg(x::text, ',' ORDER BY x::text)) FROM {} x"
+                " UNION ALL SELECT 'declared', count(*), NULL FROM audit.t0_entrypoint"
+                "  WHERE entrypoint = %s"
+                " UNION ALL SELECT 'probe', count(*), NULL FROM audit.t0_probe_source"
+                "  WHERE entrypoint = %s"
+                " UNION ALL SELECT 'view', count(*), md5(string_agg(x::text, ','"
+                "  ORDER BY x::text)) FROM {} x"
+            ).format(LISTINGS, IMAGES, SCORED),
+            (EP, EP),
+        ).fetchall()
+
+    with pg.connect(fresh_dsn) as c:
+        applied = pg.apply_sql(c, examples=True)
+        assert "40_example_fusion_store.sql" in applied
+        before = snapshot(c)
+        pg.apply_sql(c, examples=True)
+        after = snapshot(c)
+    assert before == after
+    assert [r[1] for r in before[:4]] == [400, before[1][1], 1, 1]
