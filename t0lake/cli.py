@@ -564,7 +564,7 @@ def scan_command(
         target = Path(out_path)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         if suffix == ".csv":
-            frame.write_csv(tmp)
+            _csv_ready(frame).write_csv(tmp)
         else:
             frame.write_parquet(tmp)
         tmp.replace(target)
@@ -581,6 +581,25 @@ def scan_command(
             console.print(frame.head(20))
 
     out.emit(result, render)
+
+
+def _csv_ready(frame: Any) -> Any:
+    """CSV has no nested or binary cells: lists become JSON arrays, bytes become hex."""
+    import polars as pl
+
+    columns = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            columns.append(
+                pl.col(name).map_elements(
+                    lambda v: json.dumps(list(v), default=str), return_dtype=pl.String
+                )
+            )
+        elif dtype == pl.Binary:
+            columns.append(pl.col(name).bin.encode("hex"))
+        else:
+            columns.append(pl.col(name))
+    return frame.select(columns)
 
 
 # --------------------------------------------------------------------------- not built yet
