@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -54,7 +54,7 @@ from t0lake.manifest import (
     schema_hash,
     schema_to_b64,
 )
-from t0lake.storage import check_name, open_storage
+from t0lake.storage import LakeStorage, check_name, open_storage
 
 __all__ = [
     "PARQUET_OPTIONS",
@@ -64,7 +64,7 @@ __all__ = [
     "arrow_schema",
     "conform",
     "export",
-    "export_day_task",
+    "export_task",
     "parse_day",
     "sql_hash_task",
     "write_parquet",
@@ -75,12 +75,13 @@ __all__ = [
 PARQUET_OPTIONS: dict[str, Any] = {
     "row_group_size": 131_072,
     "compression": "zstd",
-    "compression_level": 3,
+    "compression_level": 1,
     "use_dictionary": True,
     "write_statistics": True,
     "data_page_size": 1 << 20,
 }
 _DEFAULT_WORKERS = 4
+_FOREIGN_EXECUTOR_TASKS = 16  # batches per phase when the caller's executor decides
 _T = TypeVar("_T")
 
 
@@ -190,21 +191,34 @@ class DayTask:
     sql_hash: str = ""
 
 
-def sql_hash_task(task: DayTask) -> str:
-    """Step 2 for one day: ``audit.t0_dataset_hash`` in the shared snapshot."""
-    with pg.connect(task.dsn) as conn:
-        pg.join_snapshot(conn, task.snapshot)
-        return pg.sql_dataset_hash(conn, task.query, task.key)
+def sql_hash_task(batch: Sequence[DayTask]) -> dict[date, str]:
+    """Step 2 for a batch of days: ``audit.t0_dataset_hash`` of each in the shared snapshot,
+    on one connection."""
+    out: dict[date, str] = {}
+    with pg.connect(batch[0].dsn) as conn:
+        for task in batch:
+            pg.join_snapshot(conn, task.snapshot)
+            out[task.day] = pg.sql_dataset_hash(conn, task.query, task.key)
+            conn.rollback()
+    return out
 
 
-def export_day_task(task: DayTask) -> tuple[FileEntry, int]:
-    """Step 3 for one day: fetch, prove against the SQL hash, write. Returns the file entry
-    and the rows fetched."""
+def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
+    """Step 3 for a batch of days: fetch each (one ADBC connection), prove it against its
+    SQL hash, write it. Nothing of a day is written unless its proof holds."""
     from t0lake.manifest import schema_from_b64
 
-    schema = schema_from_b64(task.schema_b64)
-    fetched = pg.fetch_arrow(task.dsn, task.snapshot, task.query)
-    table = hashing.sort_by_key(conform(fetched, schema), task.key)
+    schema = schema_from_b64(batch[0].schema_b64)
+    storage = open_storage(batch[0].lake_url, batch[0].storage_options)
+    out: dict[date, FileEntry] = {}
+    with pg.arrow_reader(batch[0].dsn) as fetch:
+        for task in batch:
+            table = conform(fetch(task.snapshot, task.query), schema)
+            out[task.day] = _prove_and_write(task, hashing.sort_by_key(table, task.key), storage)
+    return out
+
+
+def _prove_and_write(task: DayTask, table: pa.Table, storage: LakeStorage) -> FileEntry:
     hashes = hashing.column_hashes(table, task.key)
     day_hash = hashing.combine(table.num_rows, task.key, hashes.values())
     if day_hash != task.sql_hash:
@@ -218,9 +232,8 @@ def export_day_task(task: DayTask) -> tuple[FileEntry, int]:
         )
     payload = write_parquet(table)
     path = data_path(task.entrypoint, "hot", f"day={task.day.isoformat()}", day_hash)
-    storage = open_storage(task.lake_url, task.storage_options)
     storage.write_bytes(path, payload)
-    entry = FileEntry(
+    return FileEntry(
         path=path,
         tier="hot",
         bytes=len(payload),
@@ -236,7 +249,6 @@ def export_day_task(task: DayTask) -> tuple[FileEntry, int]:
             ),
         ),
     )
-    return entry, fetched.num_rows
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -363,39 +375,25 @@ def export(
             for day, query in plan.queries.items()
         }
         show = _want_progress(progress)
-        pool = executor or ThreadPoolExecutor(
-            max_workers=min(_DEFAULT_WORKERS, os.cpu_count() or 1), thread_name_prefix="t0lake"
-        )
+        workers = min(_DEFAULT_WORKERS, os.cpu_count() or 1)
+        pool = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="t0lake")
+        # a few days per task: one connection serves several days, and every worker stays busy
+        batches = 3 * workers if executor is None else _FOREIGN_EXECUTOR_TASKS
         try:
             with _progress(show, f"export {entrypoint}", 2 * len(tasks)) as advance:
-                sql_hashes = _run(pool, sql_hash_task, tasks, advance)
+                sql_hashes = _run(pool, sql_hash_task, list(tasks.values()), batches, advance)
                 changed, unchanged, drifted, notes = _judge(
                     plan, sql_hashes, committed_hashes, entrypoint
                 )
-                for _ in unchanged:
-                    advance()
-                todo = {day: _with_hash(tasks[day], sql_hashes[day]) for day in changed}
-                written = _run(pool, export_day_task, todo, advance)
+                advance(len(unchanged))
+                todo = [replace(tasks[day], sql_hash=sql_hashes[day]) for day in changed]
+                written = _run(pool, export_task, todo, batches, advance)
         finally:
             if executor is None:
                 pool.shutdown(wait=True)
         coordinator.rollback()
 
-    entries = []
-    for day, (entry, _) in sorted(written.items()):
-        note = notes.get(day)
-        entries.append(
-            FileEntry(
-                path=entry.path,
-                tier=entry.tier,
-                bytes=entry.bytes,
-                sha256=entry.sha256,
-                rows=entry.rows,
-                days=entry.days,
-                version=1,
-                drift=note,
-            )
-        )
+    entries = [replace(entry, drift=notes.get(day)) for day, entry in sorted(written.items())]
     new_head = commit.commit(storage, entrypoint, _builder(entrypoint, plan, entries, lake_url))
     final = new_head or commit.head(storage, entrypoint)
     if final is not None:
@@ -531,12 +529,6 @@ def _judge(
     return changed, unchanged, drifted, notes
 
 
-def _with_hash(task: DayTask, sql_hash: str) -> DayTask:
-    from dataclasses import replace
-
-    return replace(task, sql_hash=sql_hash)
-
-
 def _builder(
     entrypoint: str, plan: _Plan, entries: list[FileEntry], lake_url: str
 ) -> Callable[[Manifest | None], Manifest | None]:
@@ -597,8 +589,6 @@ def _builder(
 
 
 def _versioned(entry: FileEntry, version: int) -> FileEntry:
-    from dataclasses import replace
-
     return replace(entry, version=version)
 
 
@@ -629,17 +619,21 @@ def _register(dsn: str, lake_url: str, manifest: Manifest, cert_id: int) -> None
 
 def _run(
     pool: Executor,
-    fn: Callable[[DayTask], _T],
-    tasks: dict[date, DayTask],
-    advance: Callable[[], None],
+    fn: Callable[[Sequence[DayTask]], dict[date, _T]],
+    tasks: list[DayTask],
+    batches: int,
+    advance: Callable[[int], None],
 ) -> dict[date, _T]:
-    """Run one task per day; the first failure cancels what has not started and re-raises."""
-    futures: dict[Future[_T], date] = {pool.submit(fn, task): day for day, task in tasks.items()}
+    """Run ``fn`` over consecutive batches of days; the first failure cancels what has not
+    started and re-raises."""
+    size = max(1, -(-len(tasks) // max(1, batches)))
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    futures = {pool.submit(fn, chunk): len(chunk) for chunk in chunks}
     results: dict[date, _T] = {}
     try:
         for future in _as_completed(futures):
-            results[futures[future]] = future.result()
-            advance()
+            results.update(future.result())
+            advance(futures[future])
     except BaseException:
         for future in futures:
             future.cancel()
@@ -662,7 +656,7 @@ def _want_progress(progress: bool | None) -> bool:
 def _progress(show: bool, label: str, total: int) -> Any:
     """A rich progress bar on stderr when asked for; otherwise a silent stand-in."""
     if not show:
-        return nullcontext(lambda: None)
+        return nullcontext(lambda n=1: None)
     from contextlib import contextmanager
 
     from rich.console import Console
@@ -679,6 +673,6 @@ def _progress(show: bool, label: str, total: int) -> Any:
             transient=True,
         ) as p:
             task = p.add_task(label, total=total)
-            yield lambda: p.advance(task)
+            yield lambda n=1: p.advance(task, n)
 
     return bar()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ __all__ = [
     "SQL_STATE_BAD_INPUT",
     "SqlFile",
     "apply_sql",
+    "arrow_reader",
     "begin_snapshot",
     "connect",
     "fetch_arrow",
@@ -173,11 +175,13 @@ def _repeatable_read(conn: psycopg.Connection) -> None:
     conn.read_only = True
 
 
-def fetch_arrow(dsn: str, snapshot: str | None, query: str) -> pa.Table:
-    """The rows of ``query`` as Arrow, through the ADBC PostgreSQL driver (binary COPY into
-    Arrow buffers in C: no Python object per row), inside ``snapshot`` when given.
+@contextmanager
+def arrow_reader(dsn: str) -> Iterator[Callable[[str | None, str], pa.Table]]:
+    """One ADBC PostgreSQL connection for many queries: yields ``fetch(snapshot, query)``
+    returning the rows as Arrow (binary COPY decoded into Arrow buffers in C, no Python
+    object per row), each query in its own transaction inside ``snapshot`` when given.
 
-    The query text must already be composed safely (``psycopg.sql``); ADBC takes it as is.
+    Query texts must already be composed safely (``psycopg.sql``); ADBC takes them as is.
     """
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -188,22 +192,34 @@ def fetch_arrow(dsn: str, snapshot: str | None, query: str) -> pa.Table:
             f"cannot connect to PostgreSQL at {redact_dsn(dsn)} (ADBC): {exc}",
             dsn=redact_dsn(dsn),
         ) from exc
-    try:
-        cur = conn.cursor()
-        try:
-            if snapshot is not None:
-                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                literal = "'" + snapshot.replace("'", "''") + "'"
-                cur.execute(f"SET TRANSACTION SNAPSHOT {literal}")
+    cur = conn.cursor()
+
+    def fetch(snapshot: str | None, query: str) -> pa.Table:
+        if snapshot is None:
             cur.execute(query)
             table: pa.Table = cur.fetch_arrow_table()
-            if snapshot is not None:
-                cur.execute("COMMIT")
+            return table
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            literal = "'" + snapshot.replace("'", "''") + "'"
+            cur.execute(f"SET TRANSACTION SNAPSHOT {literal}")
+            cur.execute(query)
+            table = cur.fetch_arrow_table()
         finally:
-            cur.close()
+            cur.execute("ROLLBACK")
+        return table
+
+    try:
+        yield fetch
     finally:
+        cur.close()
         conn.close()
-    return table
+
+
+def fetch_arrow(dsn: str, snapshot: str | None, query: str) -> pa.Table:
+    """The rows of one query as Arrow (see :func:`arrow_reader`)."""
+    with arrow_reader(dsn) as fetch:
+        return fetch(snapshot, query)
 
 
 def server_status(conn: psycopg.Connection) -> dict[str, object]:
