@@ -121,3 +121,8 @@ def test_python_dash_m_runs_the_cli_and_demo_works() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["hash_installed"] is True and "00_hashing.sql" in result["applied"]
+    assert result["certification"]["status"] == "CERTIFIED"
+    assert result["export"]["committed"] and result["verify"]["files"] == len(
+        result["export"]["days_written"]
+    )
+    assert result["read"]["rows"] > 0
