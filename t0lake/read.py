@@ -11,6 +11,7 @@ one call, explicitly; nothing turns it off by default.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -327,12 +328,19 @@ class Snapshot:
 
     def _read_part(self, part: _Part, names: list[str], verify: bool) -> pa.Table:
         f = part.file
-        try:
-            source = self.storage.fs.open(self.storage.full(f.path), "rb")
-        except FileNotFoundError:
-            raise _integrity(self, f, part.days[0], None, "file is missing") from None
-        with source:
-            table = self._parse(f, source, names)
+        path = self.storage.full(f.path)
+        if self.storage.is_local:
+            # pyarrow's native reader (no Python file object in the loop)
+            if not os.path.exists(path):
+                raise _integrity(self, f, part.days[0], None, "file is missing")
+            table = self._parse(f, path, names)
+        else:
+            try:
+                source = self.storage.fs.open(path, "rb")
+            except FileNotFoundError:
+                raise _integrity(self, f, part.days[0], None, "file is missing") from None
+            with source:
+                table = self._parse(f, source, names)
         if verify:
             self._prove(f, part.days, table)
         return _slice_days(f, part.days, table)
