@@ -25,3 +25,4 @@ demo: install
 
 bench: install
 	$(RUN) python benchmarks/bench_hash.py
+	$(RUN) python benchmarks/bench_export.py

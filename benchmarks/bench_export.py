@@ -81,9 +81,7 @@ def naive(dsn: str, days: list[str], out: Path) -> int:
     rows = 0
     with adbc.connect(dsn) as conn, conn.cursor() as cur:
         for day in days:
-            cur.execute(
-                f"SELECT * FROM {EP} WHERE (t0::date) = '{day}'::date ORDER BY listing_id"
-            )
+            cur.execute(f"SELECT * FROM {EP} WHERE (t0::date) = '{day}'::date ORDER BY listing_id")
             table = cur.fetch_arrow_table()
             pq.write_table(table, out / f"{day}.parquet")
             rows += table.num_rows
@@ -173,7 +171,10 @@ def main() -> None:
         ("t0lake export again (nothing changed)", rerun_s),
     ):
         table.add_row(
-            name, f"{seconds:.2f}", f"{args.rows / seconds:,.0f}", f"{args.rows / seconds / rate:.2f}x"
+            name,
+            f"{seconds:.2f}",
+            f"{args.rows / seconds:,.0f}",
+            f"{args.rows / seconds / rate:.2f}x",
         )
     console.print(table)
 
