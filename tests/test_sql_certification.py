@@ -290,7 +290,8 @@ def test_seed_runbook_statements(conn: psycopg.Connection) -> None:
 
 
 def test_baseline_primitives_of_the_seeds(conn: psycopg.Connection) -> None:
-    assert conn.execute("SELECT audit.capture_viewdef_baseline(%s)", (EP,)).fetchone() == (5,)
+    # The entrypoint, its materialized view, the logical view and four input tables.
+    assert conn.execute("SELECT audit.capture_viewdef_baseline(%s)", (EP,)).fetchone() == (7,)
     rows = conn.execute(
         "SELECT day::text, row_count, previous_hash FROM audit.rebaseline_last_n_days(%s, 3, 2)",
         (EP,),
