@@ -451,6 +451,15 @@ def test_validation_queries_on_the_synthetic_inputs(conn: psycopg.Connection) ->
     assert c["n_rows"] == _one(conn, "SELECT count(*) FROM ml.v_damage_fusion_features_v2")
     for name in ("pct_img_scored", "pct_text_scored", "pct_batt_scored"):
         assert 0.2 <= c[name] <= 0.8, (name, c[name])
+    # the same rates from the reference
+    rows = fusion_rows(*_stored_inputs(conn))
+    for name, flag in (
+        ("pct_img_scored", "img_damage_scored"),
+        ("pct_text_scored", "text_damage_scored"),
+        ("pct_batt_scored", "batt_scored"),
+        ("pct_any_scored", "damage_any_scored"),
+    ):
+        assert c[name] == pytest.approx(sum(r[flag] for r in rows) / len(rows), rel=1e-12)
     assert (
         max(c["pct_img_scored"], c["pct_text_scored"], c["pct_batt_scored"])
         < (c["pct_any_scored"])
@@ -537,15 +546,16 @@ def test_entrypoint_outputs_no_timestamps_and_adds_edited_date(conn: psycopg.Con
     )
     assert types["edited_date"] == "date"
     assert not [t for t in types.values() if t.startswith(("timestamp", "time "))]
-    scored = {r["generation"]: r for r in _view_rows(conn)}  # noqa: F841 - columns only
-    guarded = _rows(conn, f"SELECT * FROM {GUARDED} LIMIT 0")
-    assert guarded == []
-    columns = [d.name for d in conn.execute(f"SELECT * FROM {EP} LIMIT 0").description or []]
-    view_columns = [
-        d.name
-        for d in conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(SCORED)).description or []
-    ]
-    assert columns == [*view_columns, "edited_date"]
+
+    def columns(relation: sql.Composable) -> list[str]:
+        cur = conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(relation))
+        return [d.name for d in cur.description or []]
+
+    entrypoint = columns(sql.Identifier(*EP.split(".")))
+    assert entrypoint == [*columns(SCORED), "edited_date"]
+    assert columns(sql.Identifier(*GUARDED.split("."))) == entrypoint
+    # gate B finds nothing: no clock or random token, unique key, no timestamp, T0 probe
+    assert conn.execute("SELECT * FROM audit.t0_gate_b(%s)", (EP,)).fetchall() == []
 
 
 def test_t0_probe_refuses_image_rows_at_t0(dsn: str, conn: psycopg.Connection) -> None:
