@@ -1,0 +1,516 @@
+"""Range-scan latency: t0lake reads (verified and not) vs DuckDB and Polars on the same files.
+
+Target (issue 7): a verified t0lake scan of 30 days, all columns, on local disk has a p50
+latency of at most 1.3x that of the faster of Polars and DuckDB reading the same Parquet
+files directly (which proves nothing).
+
+    .venv/bin/python benchmarks/bench_scan.py [--days 365] [--rows-per-day 10000]
+        [--ranges 1,7,30,90] [--samples 15] [--s3-samples 5] [--no-s3] [--seed 7]
+
+Needs no Postgres: the lake format is plain files plus a manifest, so the script writes a
+synthetic lake of ``--days`` days (one key-sorted Parquet file per day, hashed and written
+as the exporter does, committed as one manifest with the real commit protocol) to a
+temporary directory and, unless ``--no-s3``, the same bytes to a moto S3 server it starts.
+Every engine reads the file list the manifest says is live for the range, so all read the
+same bytes; row counts are checked on every read and whole frames once per storage.
+Latencies include ``snap.files()`` for DuckDB and Polars, as a user of the lake pays it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+import t0lake
+from t0lake import commit, hashing
+from t0lake.export import write_parquet
+from t0lake.manifest import DayEntry, FileEntry, Manifest, data_path, schema_hash, schema_to_b64
+from t0lake.read import Snapshot
+from t0lake.storage import LakeStorage, open_storage
+
+EP = "bench.scan_v"
+KEY = ("listing_id",)
+FIRST_DAY = date(2025, 1, 1)
+TARGET = 1.3
+
+SCHEMA = pa.schema(
+    [
+        pa.field("listing_id", pa.int64()),  # nullable, as every exported column
+        pa.field("generation", pa.int32()),
+        pa.field("t0", pa.timestamp("us", tz="UTC")),
+        pa.field("price", pa.float64()),
+        pa.field("score", pa.float32()),
+        pa.field("views", pa.int64()),
+        pa.field("is_weekend", pa.bool_()),
+        pa.field("title", pa.string()),
+        pa.field("listed_on", pa.date32()),
+        pa.field("amount", pa.decimal128(12, 3)),
+        pa.field("seller_id", pa.int32()),
+        pa.field("damage_score", pa.float64()),
+    ]
+)
+ALL_COLUMNS = tuple(SCHEMA.names)
+THREE_COLUMNS = ("listing_id", "t0", "price")
+COLUMN_SETS = {"3": THREE_COLUMNS, "all": ALL_COLUMNS}
+
+ENGINES = ("t0lake verified", "t0lake verify=False", "DuckDB", "Polars")
+_SHORT = {
+    "t0lake verified": "t0lake",
+    "t0lake verify=False": "unverified",
+    "DuckDB": "DuckDB",
+    "Polars": "Polars",
+}
+
+# --------------------------------------------------------------------------- the synthetic lake
+
+
+def make_day(rng: np.random.Generator, index: int, rows: int) -> pa.Table:
+    """One day of a feature table, sorted by (and unique in) ``listing_id`` across the lake."""
+    day = FIRST_DAY + timedelta(days=index)
+    day_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
+    sparse = rng.random(rows) < 0.03
+    words = np.array([f"listing-{i:05d}" for i in range(5000)])
+    thousandths = rng.integers(0, 10**9, rows, dtype=np.int64)  # < 10^9: fits numeric(12, 3)
+    words_of_decimal = np.zeros((rows, 2), dtype=np.int64)  # little-endian int128, all >= 0
+    words_of_decimal[:, 0] = thousandths
+    amount = pa.Array.from_buffers(
+        pa.decimal128(12, 3), rows, [None, pa.py_buffer(words_of_decimal.tobytes())]
+    )
+    columns = {
+        "listing_id": index * rows * 4 + np.cumsum(rng.integers(1, 4, rows, dtype=np.int64)),
+        "generation": rng.integers(0, 20, rows, dtype=np.int32),
+        "t0": (day_us + rng.integers(0, 86_400_000_000, rows)).astype("datetime64[us]"),
+        "price": pa.array(rng.normal(500, 100, rows), mask=sparse),
+        "score": rng.random(rows).astype(np.float32),
+        "views": pa.array(
+            rng.integers(0, 100_000, rows, dtype=np.int64), mask=rng.random(rows) < 0.1
+        ),
+        "is_weekend": rng.random(rows) < 2 / 7,
+        "title": pa.array(words[rng.integers(0, len(words), rows)], mask=rng.random(rows) < 0.02),
+        "listed_on": pa.array(
+            (np.datetime64(day) - rng.integers(0, 365, rows)).astype("datetime64[D]")
+        ),
+        "amount": amount,
+        "seller_id": rng.integers(0, 50_000, rows, dtype=np.int32),
+        "damage_score": rng.random(rows),
+    }
+    return pa.table(
+        {name: pa.array(columns[name]).cast(SCHEMA.field(name).type) for name in SCHEMA.names},
+        schema=SCHEMA,
+    )
+
+
+def write_lake(storage: LakeStorage, days: int, rows: int, seed: int) -> list[FileEntry]:
+    """Hash, write and describe each day exactly as the exporter does (minus Postgres)."""
+    rng = np.random.default_rng(seed)
+    entries = []
+    for index in range(days):
+        day = FIRST_DAY + timedelta(days=index)
+        table = make_day(rng, index, rows)
+        hashes = hashing.column_hashes(table, KEY)
+        day_hash = hashing.combine(table.num_rows, KEY, hashes.values())
+        payload = write_parquet(table)
+        path = data_path(EP, "hot", f"day={day.isoformat()}", day_hash)
+        storage.write_bytes(path, payload)
+        entries.append(
+            FileEntry(
+                path=path,
+                tier="hot",
+                bytes=len(payload),
+                sha256=hashlib.sha256(payload).hexdigest(),
+                rows=table.num_rows,
+                days=(
+                    DayEntry(
+                        day=day,
+                        rows=table.num_rows,
+                        row_offset=0,
+                        dataset_hash=day_hash,
+                        columns={name: h.digest for name, h in hashes.items()},
+                    ),
+                ),
+            )
+        )
+    return entries
+
+
+def commit_lake(storage: LakeStorage, entries: list[FileEntry]) -> Manifest:
+    """One manifest listing every day, committed with the real protocol."""
+
+    def build(head: Manifest | None) -> Manifest:
+        if head is not None:
+            raise SystemExit(f"{storage.url} already holds {EP}; the benchmark needs a new lake")
+        return Manifest(
+            entrypoint=EP,
+            snapshot_id=1,
+            parent_snapshot_id=None,
+            parent_sha256=None,
+            committed_at="2026-01-01T00:00:00+00:00",
+            operation="bench",
+            key=KEY,
+            day_expr="t0::date",
+            event_time_col="t0",
+            viewdef_hash="synthetic",
+            certification={"cert_id": 0, "note": "synthetic lake of benchmarks/bench_scan.py"},
+            arrow_schema=schema_to_b64(SCHEMA),
+            schema_hash=schema_hash(SCHEMA),
+            files=tuple(entries),
+            summary={"days": len(entries), "rows_added": sum(e.rows for e in entries)},
+            t0lake_version=t0lake.__version__,
+        )
+
+    manifest = commit.commit(storage, EP, build)
+    assert manifest is not None
+    return manifest
+
+
+def copy_lake(source: LakeStorage, target: LakeStorage, entries: list[FileEntry]) -> None:
+    """The same bytes, file by file."""
+    for entry in entries:
+        target.write_bytes(entry.path, source.read_bytes(entry.path))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto S3 server in its own process on 127.0.0.1; yields its endpoint URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto S3 server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- the engines
+
+
+@dataclass
+class Target:
+    """One copy of the lake and how each engine reaches it."""
+
+    name: str
+    snap: Snapshot
+    duck: duckdb.DuckDBPyConnection
+    polars_options: dict[str, str] | None
+    samples: int
+    unavailable: dict[str, str] = field(default_factory=dict)  # engine -> why "n/a"
+
+
+Read = Callable[[Target, date, date, tuple[str, ...]], pl.DataFrame | pa.Table]
+
+
+def read_t0lake(target: Target, start: date, end: date, cols: tuple[str, ...]) -> pl.DataFrame:
+    return target.snap.read(start, end, list(cols))
+
+
+def read_t0lake_unverified(
+    target: Target, start: date, end: date, cols: tuple[str, ...]
+) -> pl.DataFrame:
+    return target.snap.read(start, end, list(cols), verify=False)
+
+
+def read_duckdb(target: Target, start: date, end: date, cols: tuple[str, ...]) -> pa.Table:
+    files = ", ".join("'" + f.replace("'", "''") + "'" for f in target.snap.files(start, end))
+    select = ", ".join('"' + c + '"' for c in cols)
+    query = f"SELECT {select} FROM read_parquet([{files}], hive_partitioning = false)"
+    return target.duck.sql(query).to_arrow_table()
+
+
+def read_polars(target: Target, start: date, end: date, cols: tuple[str, ...]) -> pl.DataFrame:
+    lazy = pl.scan_parquet(
+        target.snap.files(start, end),
+        hive_partitioning=False,
+        storage_options=target.polars_options,
+    )
+    return lazy.select(cols).collect()
+
+
+READS: dict[str, Read] = {
+    "t0lake verified": read_t0lake,
+    "t0lake verify=False": read_t0lake_unverified,
+    "DuckDB": read_duckdb,
+    "Polars": read_polars,
+}
+
+
+def as_polars(result: pl.DataFrame | pa.Table) -> pl.DataFrame:
+    frame = result if isinstance(result, pl.DataFrame) else pl.from_arrow(result)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def warm_up_and_check(target: Target, span: int, days: int, rows: int) -> str:
+    """Read one range with every engine: an engine that fails here is "n/a" (with the reason)
+    and the others must return the very same frame (sorted by key) as t0lake verified."""
+    start = FIRST_DAY + timedelta(days=(days - span) // 2)
+    end = start + timedelta(days=span - 1)
+    frames: dict[str, pl.DataFrame] = {}
+    for engine, read in READS.items():
+        try:
+            frames[engine] = as_polars(read(target, start, end, ALL_COLUMNS)).sort(KEY)
+        except Exception as exc:
+            if engine.startswith("t0lake"):
+                raise
+            target.unavailable[engine] = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+    reference = frames["t0lake verified"]
+    if reference.height != span * rows:
+        raise SystemExit(f"{target.name}: t0lake read {reference.height} rows, not {span * rows}")
+    for engine, frame in frames.items():
+        same = frame.cast(dict(reference.schema)).equals(reference)  # type: ignore[arg-type]
+        if not same:
+            raise SystemExit(
+                f"{target.name}: {engine} returned different rows than t0lake for {start}..{end}"
+            )
+    return f"{span} days from {start}: {', '.join(frames)} returned equal frames"
+
+
+def measure(
+    target: Target, spans: list[int], days: int, rows: int, seed: int
+) -> dict[tuple[int, str, str], list[float]]:
+    """Latency samples per (span, column set, engine). Engines take turns on each range (in a
+    rotating order), so every one sees the same ranges and much the same machine load."""
+    rng = np.random.default_rng(seed)
+    engines = [e for e in ENGINES if e not in target.unavailable]
+    times: dict[tuple[int, str, str], list[float]] = {}
+    for span in spans:
+        starts = rng.integers(0, days - span + 1, target.samples)
+        for colset, cols in COLUMN_SETS.items():
+            for i, offset in enumerate(starts):
+                start = FIRST_DAY + timedelta(days=int(offset))
+                end = start + timedelta(days=span - 1)
+                for engine in engines[i % len(engines) :] + engines[: i % len(engines)]:
+                    began = time.perf_counter()
+                    result = READS[engine](target, start, end, cols)
+                    elapsed = time.perf_counter() - began
+                    got = result.height if isinstance(result, pl.DataFrame) else result.num_rows
+                    if got != span * rows or len(result.columns) != len(cols):
+                        raise SystemExit(
+                            f"{target.name}: {engine} read {got} rows x {len(result.columns)} "
+                            f"columns for {start}..{end}, expected {span * rows} x {len(cols)}"
+                        )
+                    times.setdefault((span, colset, engine), []).append(elapsed)
+    return times
+
+
+# --------------------------------------------------------------------------- report
+
+
+def p50(samples: list[float]) -> float:
+    return float(np.percentile(samples, 50)) * 1000
+
+
+def report(
+    console: Console,
+    target: Target,
+    spans: list[int],
+    times: dict[tuple[int, str, str], list[float]],
+    rows: int,
+) -> None:
+    out = Table(
+        title=f"{target.name}: range scans of {rows:,} rows/day x {len(ALL_COLUMNS)} columns, "
+        f"latency in ms (p50 / p95 / p99 of {target.samples} ranges each)"
+    )
+    out.add_column("days", justify="right")
+    out.add_column("cols", justify="right")
+    for engine in ENGINES:
+        for q in ("p50", "p95", "p99"):
+            out.add_column(f"{_SHORT[engine]}\n{q}", justify="right")
+    out.add_column("t0lake p50 /\nbest other", justify="right")
+    for span in spans:
+        for colset in COLUMN_SETS:
+            cells = [str(span), colset]
+            for engine in ENGINES:
+                samples = times.get((span, colset, engine))
+                if samples is None:
+                    cells += ["n/a"] * 3
+                else:
+                    cells += [f"{v * 1000:,.1f}" for v in np.percentile(samples, [50, 95, 99])]
+            others = [
+                p50(times[(span, colset, e)])
+                for e in ("DuckDB", "Polars")
+                if e not in target.unavailable
+            ]
+            ratio = p50(times[(span, colset, "t0lake verified")]) / min(others) if others else None
+            cells.append("n/a" if ratio is None else f"{ratio:.2f}x")
+            out.add_row(*cells)
+    console.print(out)
+    for engine, why in target.unavailable.items():
+        console.print(f"  {engine} n/a on {target.name}: {why}")
+
+
+def headline(
+    console: Console, times: dict[tuple[int, str, str], list[float]], target: Target
+) -> None:
+    if (30, "all", "t0lake verified") not in times:
+        console.print("issue 7 target: not measured (needs 30 in --ranges and >= 30 --days)")
+        return
+    ours = p50(times[(30, "all", "t0lake verified")])
+    others = {
+        e: p50(times[(30, "all", e)]) for e in ("DuckDB", "Polars") if (30, "all", e) in times
+    }
+    if not others:
+        console.print("issue 7 target: n/a (neither DuckDB nor Polars could read the lake)")
+        return
+    best = min(others, key=others.__getitem__)
+    ratio = ours / others[best]
+    verdict = "[green]met[/green]" if ratio <= TARGET else "[red]NOT met[/red]"
+    console.print(
+        f"issue 7 target, 30-day scan, all columns, {target.name}: t0lake verified p50 "
+        f"{ours:,.1f} ms / {best} (faster of Polars, DuckDB) {others[best]:,.1f} ms = "
+        f"{ratio:.2f}x (target <= {TARGET}x): {verdict}"
+    )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rows-per-day", type=int, default=10_000)
+    parser.add_argument("--ranges", default="1,7,30,90", help="range lengths in days")
+    parser.add_argument("--samples", type=int, default=15, help="ranges per cell, local disk")
+    parser.add_argument("--s3-samples", type=int, default=5, help="ranges per cell, moto S3")
+    parser.add_argument("--no-s3", action="store_true", help="local disk only")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    spans = sorted({int(s) for s in args.ranges.split(",")})
+    if not spans or spans[0] < 1 or spans[-1] > args.days:
+        parser.error(f"--ranges must be between 1 and --days ({args.days})")
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    load_before = os.getloadavg()
+
+    with tempfile.TemporaryDirectory(prefix="t0lake-bench-scan-") as tmp, _maybe_s3(args) as s3:
+        began = time.perf_counter()
+        local = open_storage(os.path.join(tmp, "lake"))
+        entries = write_lake(local, args.days, args.rows_per_day, args.seed)
+        commit_lake(local, entries)
+        nbytes = sum(e.bytes for e in entries)
+        console.print(
+            f"lake: {args.days} days x {args.rows_per_day:,} rows = "
+            f"{args.days * args.rows_per_day:,} rows, {len(ALL_COLUMNS)} columns, "
+            f"{nbytes / 1e6:,.1f} MB of Parquet; built in {time.perf_counter() - began:.1f} s"
+        )
+        targets = [
+            Target(
+                "local disk",
+                t0lake.open(local.url).snapshot(EP),
+                _duck(None),
+                None,
+                args.samples,
+            )
+        ]
+        if s3 is not None:
+            began = time.perf_counter()
+            endpoint, options = s3
+            remote = open_storage("s3://t0lake-bench/lake", options)
+            remote.fs.mkdir("t0lake-bench")
+            copy_lake(local, remote, entries)
+            commit_lake(remote, entries)
+            snap = t0lake.open(remote.url, storage_options=options).snapshot(EP)
+            targets.append(
+                Target(
+                    "moto S3",
+                    snap,
+                    _duck(snap.storage.fs),
+                    {
+                        "aws_endpoint_url": endpoint,
+                        "aws_access_key_id": "testing",
+                        "aws_secret_access_key": "testing",
+                        "aws_region": "us-east-1",
+                        "aws_allow_http": "true",
+                    },
+                    args.s3_samples,
+                )
+            )
+            console.print(f"copied to moto S3 at {endpoint} in {time.perf_counter() - began:.1f} s")
+
+        check_span = min(30, args.days)
+        results = []
+        for target in targets:
+            began = time.perf_counter()
+            checked = warm_up_and_check(target, check_span, args.days, args.rows_per_day)
+            console.print(f"{target.name}: {checked}")
+            times = measure(target, spans, args.days, args.rows_per_day, args.seed)
+            console.print(f"{target.name}: measured in {time.perf_counter() - began:.1f} s")
+            results.append((target, times))
+
+    for target, times in results:
+        report(console, target, spans, times, args.rows_per_day)
+    headline(console, results[0][1], results[0][0])
+    load_after = os.getloadavg()
+    console.print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, duckdb {duckdb.__version__}, polars {pl.__version__}, "
+        f"pyarrow {pa.__version__}; load average (1 min) {load_before[0]:.2f} at start, "
+        f"{load_after[0]:.2f} at end"
+    )
+
+
+def _duck(fs: Any) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection; on S3 it reads through the lake's s3fs filesystem (httpfs cannot be
+    installed offline, so this measures DuckDB's fsspec bridge, not httpfs), and never tries to
+    download an extension."""
+    con = duckdb.connect()
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET TimeZone = 'UTC'")
+    # no cross-query data cache: every engine reads the bytes on every sample
+    con.execute("SET enable_external_file_cache = false")
+    if fs is not None:
+        con.register_filesystem(fs)
+    return con
+
+
+@contextmanager
+def _maybe_s3(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, Any]] | None]:
+    if args.no_s3:
+        yield None
+        return
+    with moto_server() as endpoint:
+        yield endpoint, {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+
+
+if __name__ == "__main__":
+    main()
