@@ -26,3 +26,4 @@ demo: install
 bench: install
 	$(RUN) python benchmarks/bench_hash.py
 	$(RUN) python benchmarks/bench_export.py
+	$(RUN) python benchmarks/bench_scan.py
