@@ -19,9 +19,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
@@ -74,6 +76,15 @@ VALUES ('bench.features_v', ARRAY['listing_id'], 't0', 't0::date');
 """
 
 
+def day_query(day: str) -> str:
+    """The day's rows in key order, composed with psycopg.sql like t0lake's own queries."""
+    return (
+        sql.SQL("SELECT * FROM {} WHERE (t0::date) = {} ORDER BY listing_id")
+        .format(sql.Identifier(*EP.split(".")), sql.Literal(date.fromisoformat(day)))
+        .as_string()
+    )
+
+
 def naive(dsn: str, days: list[str], out: Path) -> int:
     """ADBC fetch_arrow_table + pyarrow.parquet.write_table, one day after the other."""
     import adbc_driver_postgresql.dbapi as adbc
@@ -81,7 +92,7 @@ def naive(dsn: str, days: list[str], out: Path) -> int:
     rows = 0
     with adbc.connect(dsn) as conn, conn.cursor() as cur:
         for day in days:
-            cur.execute(f"SELECT * FROM {EP} WHERE (t0::date) = '{day}'::date ORDER BY listing_id")
+            cur.execute(day_query(day))
             table = cur.fetch_arrow_table()
             pq.write_table(table, out / f"{day}.parquet")
             rows += table.num_rows
@@ -93,8 +104,8 @@ def copy_binary(dsn: str, days: list[str]) -> int:
     total = 0
     with pg.connect(dsn) as conn, conn.cursor() as cur:
         for day in days:
-            query = f"SELECT * FROM {EP} WHERE (t0::date) = '{day}'::date ORDER BY listing_id"
-            with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+            query = sql.SQL(day_query(day))
+            with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)) as copy:
                 for chunk in copy:
                     total += len(chunk)
     return total
@@ -123,7 +134,9 @@ def main() -> None:
         console.print(f"loading {args.rows:,} rows over {args.days} days into PostgreSQL 15 ...")
         with pg.connect(dsn) as conn:
             pg.apply_sql(conn)
-            conn.execute(_SCHEMA.format(rows=args.rows, days=args.days).encode())
+            conn.execute(
+                sql.SQL(_SCHEMA).format(rows=sql.Literal(args.rows), days=sql.Literal(args.days))
+            )
             conn.commit()
         t0lake.certify(dsn, EP, check_days=3)
         days = [f"2026-01-{d:02d}" for d in range(1, args.days + 1)]

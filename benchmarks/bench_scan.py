@@ -19,7 +19,6 @@ Latencies include ``snap.files()`` for DuckDB and Polars, as a user of the lake 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import socket
@@ -41,9 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 import t0lake
-from t0lake import commit, hashing
-from t0lake.export import write_parquet
-from t0lake.manifest import DayEntry, FileEntry, Manifest, data_path, schema_hash, schema_to_b64
+from t0lake import commit
+from t0lake.export import write_day
+from t0lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
 from t0lake.read import Snapshot
 from t0lake.storage import LakeStorage, open_storage
 
@@ -126,29 +125,7 @@ def write_lake(storage: LakeStorage, days: int, rows: int, seed: int) -> list[Fi
     for index in range(days):
         day = FIRST_DAY + timedelta(days=index)
         table = make_day(rng, index, rows)
-        hashes = hashing.column_hashes(table, KEY)
-        day_hash = hashing.combine(table.num_rows, KEY, hashes.values())
-        payload = write_parquet(table)
-        path = data_path(EP, "hot", f"day={day.isoformat()}", day_hash)
-        storage.write_bytes(path, payload)
-        entries.append(
-            FileEntry(
-                path=path,
-                tier="hot",
-                bytes=len(payload),
-                sha256=hashlib.sha256(payload).hexdigest(),
-                rows=table.num_rows,
-                days=(
-                    DayEntry(
-                        day=day,
-                        rows=table.num_rows,
-                        row_offset=0,
-                        dataset_hash=day_hash,
-                        columns={name: h.digest for name, h in hashes.items()},
-                    ),
-                ),
-            )
-        )
+        entries.append(write_day(storage, EP, day, table, KEY))
     return entries
 
 

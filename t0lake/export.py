@@ -25,8 +25,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +67,7 @@ __all__ = [
     "export_task",
     "parse_day",
     "sql_hash_task",
+    "write_day",
     "write_parquet",
 ]
 
@@ -219,19 +220,34 @@ def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
 
 
 def _prove_and_write(task: DayTask, table: pa.Table, storage: LakeStorage) -> FileEntry:
-    hashes = hashing.column_hashes(table, task.key)
-    day_hash = hashing.combine(table.num_rows, task.key, hashes.values())
-    if day_hash != task.sql_hash:
+    return write_day(storage, task.entrypoint, task.day, table, task.key, expect=task.sql_hash)
+
+
+def write_day(
+    storage: LakeStorage,
+    entrypoint: str,
+    day: date,
+    table: pa.Table,
+    key: Sequence[str],
+    *,
+    expect: str | None = None,
+) -> FileEntry:
+    """Hash one key-ordered day, write it as a hot-tier file named by its content hash, and
+    describe it for the manifest. With ``expect`` (the SQL hash of the same rows), nothing is
+    written unless the Python hash equals it."""
+    hashes = hashing.column_hashes(table, key)
+    day_hash = hashing.combine(table.num_rows, key, hashes.values())
+    if expect is not None and day_hash != expect:
         raise IntegrityError(
-            f"{task.entrypoint} day {task.day}: the rows fetched hash to {day_hash[:12]}… but "
-            f"Postgres hashed the same snapshot to {task.sql_hash[:12]}…; nothing written",
-            entrypoint=task.entrypoint,
-            day=task.day.isoformat(),
+            f"{entrypoint} day {day}: the rows fetched hash to {day_hash[:12]}… but "
+            f"Postgres hashed the same snapshot to {expect[:12]}…; nothing written",
+            entrypoint=entrypoint,
+            day=day.isoformat(),
             python_hash=day_hash,
-            sql_hash=task.sql_hash,
+            sql_hash=expect,
         )
     payload = write_parquet(table)
-    path = data_path(task.entrypoint, "hot", f"day={task.day.isoformat()}", day_hash)
+    path = data_path(entrypoint, "hot", f"day={day.isoformat()}", day_hash)
     storage.write_bytes(path, payload)
     return FileEntry(
         path=path,
@@ -241,7 +257,7 @@ def _prove_and_write(task: DayTask, table: pa.Table, storage: LakeStorage) -> Fi
         rows=table.num_rows,
         days=(
             DayEntry(
-                day=task.day,
+                day=day,
                 rows=table.num_rows,
                 row_offset=0,
                 dataset_hash=day_hash,
@@ -360,6 +376,7 @@ def export(
         head = commit.head(storage, entrypoint)
         _check_compatible(head, plan)
         committed_hashes = _committed_hashes(head)
+        schema_b64 = schema_to_b64(plan.schema)
         tasks = {
             day: DayTask(
                 dsn=dsn,
@@ -368,7 +385,7 @@ def export(
                 day=day,
                 query=query,
                 key=tuple(plan.decl.key_cols),
-                schema_b64=schema_to_b64(plan.schema),
+                schema_b64=schema_b64,
                 lake_url=lake_url,
                 storage_options=dict(storage_options or {}),
             )
@@ -631,7 +648,7 @@ def _run(
     futures = {pool.submit(fn, chunk): len(chunk) for chunk in chunks}
     results: dict[date, _T] = {}
     try:
-        for future in _as_completed(futures):
+        for future in as_completed(futures):
             results.update(future.result())
             advance(futures[future])
     except BaseException:
@@ -639,12 +656,6 @@ def _run(
             future.cancel()
         raise
     return results
-
-
-def _as_completed(futures: Iterable[Future[_T]]) -> Iterable[Future[_T]]:
-    from concurrent.futures import as_completed
-
-    return as_completed(list(futures))
 
 
 def _want_progress(progress: bool | None) -> bool:

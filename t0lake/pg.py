@@ -201,8 +201,10 @@ def arrow_reader(dsn: str) -> Iterator[Callable[[str | None, str], pa.Table]]:
             return table
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            literal = "'" + snapshot.replace("'", "''") + "'"
-            cur.execute(f"SET TRANSACTION SNAPSHOT {literal}")
+            # SET takes no bind parameters: the id is composed as a literal by psycopg.sql
+            cur.execute(
+                sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)).as_string()
+            )
             cur.execute(query)
             table = cur.fetch_arrow_table()
         finally:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 import t0lake
 from t0lake import pg
@@ -43,9 +44,9 @@ CREATE TABLE lk.src (
 INSERT INTO lk.src
 SELECT (ARRAY['alpha', 'Beta', 'gamma', 'Zeta'])[1 + i % 4],
        i,
-       timestamp '{first}' + ((i - 1) / {per_day}) * interval '1 day'
+       timestamp {first} + ((i - 1) / {per_day}) * interval '1 day'
                            + (i % 1440) * interval '1 minute',
-       CASE WHEN i % 7 <> 0 THEN timestamptz '{first} 00:00+00' + i * interval '37 minutes' END,
+       CASE WHEN i % 7 <> 0 THEN timestamptz {first_utc} + i * interval '37 minutes' END,
        CASE WHEN i % 5 <> 0 THEN (i * 1.125)::numeric(12, 3) END,
        CASE WHEN i % 6 <> 0 THEN (i::numeric / 7)::numeric(30, 20) END,
        CASE WHEN i % 11 = 0 THEN 'NaN'::float8 WHEN i % 9 <> 0 THEN i * 0.5 END,
@@ -62,7 +63,7 @@ CREATE VIEW lk.features_v AS
 SELECT grp, id, ts, tz, amount, raw, score, ratio, flag, small, d, payload, tags, blob
   FROM lk.src;
 INSERT INTO audit.t0_entrypoint (entrypoint, key_cols, event_time_col, day_expr, drift_policy)
-VALUES ('lk.features_v', ARRAY['grp', 'id'], 'ts', 'ts::date', '{policy}');
+VALUES ('lk.features_v', ARRAY['grp', 'id'], 'ts', 'ts::date', {policy});
 """
 
 
@@ -70,14 +71,20 @@ def make_store(dsn: str, *, policy: str = "strict", certify: bool = True) -> Non
     """Create and (by default) certify ``lk.features_v`` in the database of ``dsn``."""
     with pg.connect(dsn) as conn:
         conn.execute(
-            _SQL.format(first=FIRST_DAY, per_day=ROWS_PER_DAY, days=DAYS, policy=policy).encode()
+            sql.SQL(_SQL).format(
+                first=sql.Literal(FIRST_DAY),
+                first_utc=sql.Literal(f"{FIRST_DAY} 00:00+00"),
+                per_day=sql.Literal(ROWS_PER_DAY),
+                days=sql.Literal(DAYS),
+                policy=sql.Literal(policy),
+            )
         )
         conn.commit()
     if certify:
         t0lake.certify(dsn, EP, check_days=DAYS)
 
 
-def sql(dsn: str, statement: str) -> None:
+def run_sql(dsn: str, statement: str) -> None:
     with pg.connect(dsn, autocommit=True) as conn:
         conn.execute(statement.encode())
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from psycopg import sql
 
 import t0lake
 from t0lake import pg
@@ -21,7 +22,7 @@ from tests.lakecases import (
     EP,
     ROWS_PER_DAY,
     make_store,
-    sql,
+    run_sql,
     tree_digest,
 )
 
@@ -30,7 +31,11 @@ KEY = ["grp", "id"]
 
 def _source_rows(dsn: str) -> list[dict[str, Any]]:
     with pg.connect(dsn) as conn:
-        cur = conn.execute(f'SELECT * FROM {EP} ORDER BY grp COLLATE "C", id')
+        cur = conn.execute(
+            sql.SQL('SELECT * FROM {} ORDER BY grp COLLATE "C", id').format(
+                sql.Identifier(*EP.split("."))
+            )
+        )
         names = [c.name for c in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -122,7 +127,7 @@ def test_uncertified_or_expired_entrypoint_writes_nothing(fresh_dsn: str, lake_d
 
 
 def test_strict_drift_refuses_before_writing(store_dsn: str, lake_dir: str) -> None:
-    sql(store_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
+    run_sql(store_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
     with pytest.raises(t0lake.DriftError) as info:
         t0lake.export(store_dsn, EP, lake_dir)
     assert info.value.context["days"] == ["2026-03-01"]
@@ -132,7 +137,7 @@ def test_strict_drift_refuses_before_writing(store_dsn: str, lake_dir: str) -> N
 def test_tolerant_drift_is_a_new_partition_version(fresh_dsn: str, lake_dir: str) -> None:
     make_store(fresh_dsn, policy="tolerant")
     t0lake.export(fresh_dsn, EP, lake_dir)
-    sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
+    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
     result = t0lake.export(fresh_dsn, EP, lake_dir)
     assert result.committed and result.snapshot_id == 2
     assert result.days_written == [date(2026, 3, 1)] and result.days_drifted == [date(2026, 3, 1)]
