@@ -1,5 +1,6 @@
 """t0lake: an offline feature store, certified in PostgreSQL, proven on every read."""
 
+from t0lake import backtest
 from t0lake.certify import certify, require_certified
 from t0lake.errors import (
     CommitConflictError,
@@ -35,6 +36,7 @@ __all__ = [
     "T0ViolationError",
     "UnsupportedTypeError",
     "__version__",
+    "backtest",
     "certify",
     "column_hashes",
     "dataset_hash",

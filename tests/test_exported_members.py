@@ -19,6 +19,7 @@ MODULES = [
     "t0lake.commit",
     "t0lake.export",
     "t0lake.read",
+    "t0lake.backtest",
 ]
 
 
