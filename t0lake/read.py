@@ -31,6 +31,7 @@ from t0lake.storage import LakeStorage, check_name, open_storage
 __all__ = ["Lake", "Snapshot", "SnapshotInfo", "open_lake"]
 
 _PREFETCH = 4  # files read and verified ahead of the one being returned
+_BATCH_ROWS = 150_000  # rows of local files read by one call of Polars' native reader
 
 
 def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
@@ -171,7 +172,7 @@ class Snapshot:
         """
         parts = self._parts(start, end)
         wanted = self._columns(columns)
-        schema = pl.from_arrow(self.schema.empty_table().select(wanted)).schema  # type: ignore[union-attr]
+        schema = _polars(self.schema.empty_table().select(wanted)).schema
 
         def source(
             with_columns: list[str] | None,
@@ -181,9 +182,7 @@ class Snapshot:
         ) -> Iterator[pl.DataFrame]:
             names = [c for c in wanted if with_columns is None or c in with_columns]
             remaining = n_rows
-            for table in self._tables(parts, names, verify=verify):
-                frame = pl.from_arrow(table)
-                assert isinstance(frame, pl.DataFrame)
+            for frame in self._frames(parts, names, verify=verify):
                 if predicate is not None:
                     frame = frame.filter(predicate)
                 if remaining is not None:
@@ -252,7 +251,8 @@ class Snapshot:
                         self, f, None, None, "file bytes differ from the manifest (sha256)"
                     )
                 table = self._parse(f, pa.BufferReader(data), [fld.name for fld in self.schema])
-                self._prove(f, f.days, table)
+                spans = [(f, day, day.row_offset) for day in f.days]
+                self._prove(spans, table.column, table.column_names)
             except IntegrityError as exc:
                 problems.append(exc.to_dict())
                 continue
@@ -307,6 +307,69 @@ class Snapshot:
                 parts.append(_Part(f, days))
         return sorted(parts, key=lambda p: p.days[0].day)
 
+    def _frames(
+        self, parts: list[_Part], names: list[str], *, verify: bool
+    ) -> Iterator[pl.DataFrame]:
+        """Polars frames of ``parts`` in day order, each proven before it is yielded."""
+        if not self.storage.is_local:
+            for table in self._tables(parts, names, verify=verify):
+                yield _polars(table)
+            return
+        batches = _batches(parts)
+        with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="t0lake-read") as pool:
+            ahead = pool.submit(self._read_batch, batches[0], names) if batches else None
+            for index, batch in enumerate(batches):
+                assert ahead is not None
+                frame = ahead.result()
+                if index + 1 < len(batches):
+                    ahead = pool.submit(self._read_batch, batches[index + 1], names)
+                if frame is None:  # Polars could not read the batch: the precise path says why
+                    for table in self._tables(batch, names, verify=verify):
+                        yield _polars(table)
+                    continue
+                yield self._proven_batch(pool, batch, frame, verify=verify)
+
+    def _read_batch(self, batch: list[_Part], names: list[str]) -> pl.DataFrame | None:
+        """Local files of a batch in one call of Polars' native reader, or None if it fails or
+        returns anything but the manifest's rows and types (the per-file path then names the
+        file at fault)."""
+        paths = [self.storage.full(p.file.path) for p in batch]
+        try:
+            frame = pl.read_parquet(
+                paths, columns=names, hive_partitioning=False, glob=False
+            )
+        except (pl.exceptions.PolarsError, OSError, ValueError):
+            return None
+        expected = _polars(self.schema.empty_table().select(names)).schema
+        if frame.height != sum(p.file.rows for p in batch) or frame.schema != expected:
+            return None
+        return frame
+
+    def _proven_batch(
+        self, pool: ThreadPoolExecutor, batch: list[_Part], frame: pl.DataFrame, *, verify: bool
+    ) -> pl.DataFrame:
+        """The rows of the batch's days, after proving every (day, column) in parallel."""
+        offsets = [0]
+        for part in batch:
+            offsets.append(offsets[-1] + part.file.rows)
+
+        if verify:
+            spans = [
+                (part.file, day, offsets[i] + day.row_offset)
+                for i, part in enumerate(batch)
+                for day in part.days
+            ]
+            self._prove(spans, lambda name: frame.get_column(name).to_arrow(), frame.columns, pool)
+        if all(len(p.days) == len(p.file.days) for p in batch):
+            return frame
+        return pl.concat(
+            [
+                frame.slice(offsets[i] + d.row_offset, d.rows)
+                for i, part in enumerate(batch)
+                for d in part.days
+            ]
+        )
+
     def _tables(self, parts: list[_Part], names: list[str], *, verify: bool) -> Iterator[pa.Table]:
         """Read (and prove) parts a few at a time in threads, yielding in day order."""
         if not parts:
@@ -342,7 +405,8 @@ class Snapshot:
             with source:
                 table = self._parse(f, source, names)
         if verify:
-            self._prove(f, part.days, table)
+            spans = [(f, day, day.row_offset) for day in part.days]
+            self._prove(spans, table.column, table.column_names)
         return _slice_days(f, part.days, table)
 
     def _parse(self, f: FileEntry, source: Any, names: list[str]) -> pa.Table:
@@ -372,18 +436,25 @@ class Snapshot:
             arrays.append(table.column(name))
         return pa.Table.from_arrays(arrays, schema=pa.schema([self.schema.field(n) for n in names]))
 
-    def _prove(self, f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> None:
-        """Recompute the hash of every (day, column) of ``table`` against the manifest."""
-        if table.num_rows != f.rows:
-            raise _integrity(self, f, None, None, f"read {table.num_rows} rows, expected {f.rows}")
-        for day in days:
-            rows = table.slice(day.row_offset, day.rows)
-            for name in table.column_names:
+    def _prove(
+        self,
+        spans: Sequence[tuple[FileEntry, DayEntry, int]],
+        column: Callable[[str], pa.Array | pa.ChunkedArray],
+        names: Sequence[str],
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """Recompute the hash of every (day, column) against the manifest.
+
+        ``spans`` are (file, day, first row of the day in the columns); ``column(name)`` gives
+        a column holding all of them. Columns are proven in ``pool``'s threads if given.
+        """
+        ranges = [(start, day.rows) for _, day, start in spans]
+
+        def prove(name: str) -> None:
+            actual = hashing.range_digests(name, column(name), self.schema.field(name), ranges)
+            for (f, day, _), digest in zip(spans, actual, strict=True):
                 expected = day.columns.get(name)
-                actual = hashing.column_hash(
-                    name, rows.column(name), self.schema.field(name)
-                ).digest
-                if expected is None or actual != expected:
+                if expected is None or digest != expected:
                     raise _integrity(
                         self,
                         f,
@@ -391,14 +462,41 @@ class Snapshot:
                         name,
                         "content hash differs from the manifest",
                         expected=expected,
-                        actual=actual,
+                        actual=digest,
                     )
+
+        if pool is None:
+            for name in names:
+                prove(name)
+        else:
+            for done in [pool.submit(prove, name) for name in names]:
+                done.result()
 
     def _read_file_bytes(self, f: FileEntry) -> bytes:
         try:
             return self.storage.read_bytes(f.path)
         except FileNotFoundError:
             raise _integrity(self, f, None, None, "file is missing") from None
+
+
+def _batches(parts: list[_Part]) -> list[list[_Part]]:
+    """Parts grouped for one native read each: enough rows to keep Polars' threads busy, few
+    enough that the next batch is read while this one is proven."""
+    batches: list[list[_Part]] = []
+    rows = 0
+    for part in parts:
+        if not batches or rows >= _BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(part)
+        rows += part.file.rows
+    return batches
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _slice_days(f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> pa.Table:

@@ -239,3 +239,70 @@ def test_property_order_and_chunking_independence(ids: list[int], data: st.DataO
     assert hashing.column_hashes(shuffled, ["id"], threads=1) == hashing.column_hashes(
         table, ["id"]
     )
+
+
+_RANGE_TYPES: dict[str, tuple[pa.DataType, st.SearchStrategy[object]]] = {
+    "int8": (pa.int64(), st.integers(-(2**63), 2**63 - 1)),
+    "float8": (pa.float64(), st.floats()),
+    "bool": (pa.bool_(), st.booleans()),
+    "text": (pa.string(), st.text()),
+    "bytea": (pa.binary(), st.binary(max_size=8)),
+    "date": (pa.date32(), st.dates()),
+    "timestamptz": (pa.timestamp("us", tz="UTC"), st.datetimes(timezones=st.just(dt.UTC))),
+    "numeric(18,4)": (
+        pa.decimal128(18, 4),
+        st.decimals(min_value=-(10**14) + 1, max_value=10**14 - 1, places=4),
+    ),
+    "numeric(38,2)": (
+        pa.decimal128(38, 2),
+        st.decimals(min_value=-(10**30), max_value=10**30, places=2),
+    ),
+    "int4[]": (pa.list_(pa.int32()), st.lists(st.one_of(st.none(), st.integers(-5, 5)))),
+}
+
+
+@settings(max_examples=120, deadline=None)
+@given(kind=st.sampled_from(sorted(_RANGE_TYPES)), data=st.data())
+def test_property_range_digests_equal_the_digest_of_each_slice(
+    kind: str, data: st.DataObject
+) -> None:
+    dtype, values = _RANGE_TYPES[kind]
+    rows = data.draw(st.lists(st.one_of(st.none(), values), max_size=30))
+    array = pa.array(rows, dtype)
+    chunk = data.draw(st.integers(1, max(1, len(rows))))
+    column = pa.chunked_array(
+        [array.slice(i, chunk) for i in range(0, len(rows), chunk)] or [array], dtype
+    )
+    ranges = data.draw(
+        st.lists(
+            st.integers(0, len(rows)).flatmap(
+                lambda o: st.tuples(st.just(o), st.integers(0, len(rows) - o))
+            ),
+            max_size=6,
+        )
+    )
+    field = pa.field("c", dtype)
+    expected = [hashing.column_hash("c", array.slice(o, n), field).digest for o, n in ranges]
+    assert hashing.range_digests("c", column, field, ranges) == expected
+
+
+def test_range_digests_refuse_rows_outside_the_column() -> None:
+    with pytest.raises(ConfigError, match="outside"):
+        hashing.range_digests("c", pa.array([1, 2]), pa.field("c", pa.int64()), [(1, 2)])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "texts"),
+    [
+        (pa.decimal128(12, 3), ["0", "-0.001", "99999999.999", "-1", "10.5", "7.001", "0.01"]),
+        (pa.decimal128(18, 1), ["99999999999999999.9", "-99999999999999999.9", "0", "-10"]),
+        (pa.decimal64(9, 9), ["0.000000001", "-0.1", "0.999999999", "0"]),
+        (pa.decimal32(5, 2), ["-999.99", "0.1", "100", "0"]),
+    ],
+)
+def test_small_decimals_print_like_postgres(dtype: pa.DataType, texts: list[str]) -> None:
+    """The numpy fast path of numeric(p <= 18) gives the bytes of trim_scale(x)::text."""
+    array = pa.array([Decimal(t) for t in texts], dtype)
+    lengths, data = hashing._varlen_streams(array, "numeric", "n")
+    assert bytes(data) == "".join(texts).encode()
+    assert lengths.tolist() == [len(t) for t in texts]
