@@ -399,7 +399,7 @@ def _decimal_streams(
         kept_fraction = scale - zeros
         np.greater(kept_fraction, 0, out=keep[:, width + 1])
         lengths += kept_fraction + keep[:, width + 1]
-    return lengths.astype(">i4"), memoryview(text[keep])
+    return lengths.astype(">i4"), text[keep].data
 
 
 def _canonical_jsonb(text: str) -> str:
