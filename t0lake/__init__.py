@@ -8,17 +8,23 @@ from t0lake.errors import (
     ConfigError,
     DriftError,
     IntegrityError,
+    InvalidVectorError,
     NotCertifiedError,
     SchemaVersionError,
     T0LakeError,
     T0ViolationError,
     UnsupportedTypeError,
+    VectorConflictError,
 )
 from t0lake.export import ExportResult, export
+from t0lake.fv_codec import verify_features_hash
+from t0lake.fv_record import FeatureVector
+from t0lake.fv_schema import FeatureDef, FeatureSchema
 from t0lake.hashing import column_hashes, dataset_hash
 from t0lake.pit import pit_join
 from t0lake.read import Lake, Snapshot
 from t0lake.read import open_lake as open
+from t0lake.vectors import FeatureStore
 
 __version__ = "0.1.0"
 
@@ -28,7 +34,12 @@ __all__ = [
     "ConfigError",
     "DriftError",
     "ExportResult",
+    "FeatureDef",
+    "FeatureSchema",
+    "FeatureStore",
+    "FeatureVector",
     "IntegrityError",
+    "InvalidVectorError",
     "Lake",
     "NotCertifiedError",
     "SchemaVersionError",
@@ -36,6 +47,7 @@ __all__ = [
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",
+    "VectorConflictError",
     "__version__",
     "backtest",
     "certify",
@@ -45,4 +57,5 @@ __all__ = [
     "open",
     "pit_join",
     "require_certified",
+    "verify_features_hash",
 ]

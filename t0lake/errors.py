@@ -7,13 +7,15 @@ entrypoint, day, column or object that failed) so callers never parse messages::
 
     T0LakeError
     ├── ConfigError               bad input: clear message, nothing written
-    │   └── UnsupportedTypeError  a column type with no canonical hash encoding
+    │   ├── UnsupportedTypeError  a column type with no canonical hash encoding
+    │   └── InvalidVectorError    a FeatureVector or one of its features fails validation
     ├── NotCertifiedError         entrypoint not certified, expired, or its views changed
     ├── DriftError                certified rows differ from their baseline (strict policy)
     ├── T0ViolationError          a feature could see data at or after its event time
     ├── IntegrityError            bytes read back do not match the hashes committed for them
     ├── SchemaVersionError        unknown or conflicting schema version
     ├── CommitConflictError       another writer committed first: re-read, rebase, retry
+    ├── VectorConflictError       another FeatureVector holds the window_key: nothing written
     └── CommitStateUnknownError   the commit may or may not have happened: re-read, never
                                   blindly retry
 
@@ -30,11 +32,13 @@ __all__ = [
     "ConfigError",
     "DriftError",
     "IntegrityError",
+    "InvalidVectorError",
     "NotCertifiedError",
     "SchemaVersionError",
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",
+    "VectorConflictError",
 ]
 
 
@@ -67,6 +71,12 @@ class UnsupportedTypeError(ConfigError):
     """A column's type has no canonical hash encoding; t0lake refuses rather than guess."""
 
 
+class InvalidVectorError(ConfigError):
+    """A FeatureVector fails the writer's checks (seed section 5.4) or a feature value cannot
+    be encoded exactly under its schema; ``index`` names the record of a batch, ``feature``
+    or ``field`` what is wrong. Nothing of the batch was written."""
+
+
 class NotCertifiedError(T0LakeError):
     """The entrypoint is not certified, its certification expired, or a view changed."""
 
@@ -93,3 +103,9 @@ class CommitConflictError(T0LakeError):
 
 class CommitStateUnknownError(T0LakeError):
     """The outcome of a commit is unknown; resolve by re-reading, never by blind retry."""
+
+
+class VectorConflictError(T0LakeError):
+    """A different FeatureVector is already stored under this ``window_key``. Records are
+    immutable (seed section 7.3): a correction is a new record under a new key (a new schema
+    version), so retrying cannot help. ``fields`` names what differs; nothing was written."""

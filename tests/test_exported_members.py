@@ -21,6 +21,15 @@ MODULES = [
     "t0lake.read",
     "t0lake.backtest",
     "t0lake.pit",
+    "t0lake.fv_schema",
+    "t0lake.fv_codec",
+    "t0lake.fv_record",
+    "t0lake.fv_registry",
+    "t0lake.fv_write",
+    "t0lake.fv_read",
+    "t0lake.fv_cache",
+    "t0lake.fv_metrics",
+    "t0lake.vectors",
 ]
 
 
