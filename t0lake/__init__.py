@@ -21,6 +21,7 @@ from t0lake.fv_codec import verify_features_hash
 from t0lake.fv_record import FeatureVector
 from t0lake.fv_schema import FeatureDef, FeatureSchema
 from t0lake.hashing import column_hashes, dataset_hash
+from t0lake.lineage import Fingerprint, frame_fingerprint
 from t0lake.pit import pit_join
 from t0lake.read import Lake, Snapshot
 from t0lake.read import open_lake as open
@@ -38,6 +39,7 @@ __all__ = [
     "FeatureSchema",
     "FeatureStore",
     "FeatureVector",
+    "Fingerprint",
     "IntegrityError",
     "InvalidVectorError",
     "Lake",
@@ -54,6 +56,7 @@ __all__ = [
     "column_hashes",
     "dataset_hash",
     "export",
+    "frame_fingerprint",
     "open",
     "pit_join",
     "require_certified",

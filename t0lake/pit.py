@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from t0lake import lineage
 from t0lake.certify import parse_max_age
 from t0lake.errors import ConfigError
 
@@ -83,9 +84,16 @@ def pit_join(
     """
     keys = _by_list(by)
     age = parse_max_age(max_age) if max_age is not None else None
-    inputs = load_inputs(events, features, keys, t0, ts, created, age, known_at)
+    inputs = _load_inputs(events, features, keys, t0, ts, created, age, known_at)
     result = _join(inputs.events, inputs.features, keys, t0, ts, created, age, strict, known_at)
-    return result
+    snap = inputs.snapshot
+    source: lineage.Record | pl.DataFrame = (
+        inputs.features
+        if snap is None
+        else lineage.snapshot_record(snap, inputs.start, inputs.end, inputs.features.columns)
+    )
+    params = lineage.join_params(keys, t0, ts, created, age, strict, known_at)
+    return lineage.attach(result, lineage.pit_record(inputs.events, source, params))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -157,7 +165,7 @@ def _day(value: date) -> date:
     return value
 
 
-def load_inputs(
+def _load_inputs(
     events: Any,
     features: Any,
     by: list[str],
@@ -360,7 +368,8 @@ def _join(
 
     idx = pl.Series("idx", winner).set(pl.Series(winner < 0), None)
     gathered = ft.select(out_cols).select(pl.all().gather(idx)) if out_cols else None
-    return ev if gathered is None else pl.concat([ev, gathered], how="horizontal")
+    # always a new frame: the caller's events object must never carry a join's fingerprint
+    return ev.clone() if gathered is None else pl.concat([ev, gathered], how="horizontal")
 
 
 def _group_ids(ev: pl.DataFrame, fv: pl.DataFrame, by: list[str]) -> tuple[Array, Array, int]:

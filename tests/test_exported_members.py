@@ -21,6 +21,7 @@ MODULES = [
     "t0lake.read",
     "t0lake.backtest",
     "t0lake.pit",
+    "t0lake.lineage",
     "t0lake.fv_schema",
     "t0lake.fv_codec",
     "t0lake.fv_record",

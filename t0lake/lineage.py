@@ -1,0 +1,257 @@
+"""Provenance of the frames t0lake hands out, and the fingerprint that identifies them.
+
+A training set is reproducible only if one can say exactly what it was built from: which
+snapshot, which certified days (by content hash), which view definitions, which join
+parameters, which t0lake. Each frame t0lake returns gets such a *record* (a JSON-ready
+dict), and its fingerprint is the sha256 of the record's canonical JSON (sorted keys, no
+whitespace, ASCII). Building the same frame from the same snapshot gives the same record,
+so the same fingerprint; any change of input rows, days, views, parameters or version
+changes it.
+
+Records live in a side table keyed by the frame's ``id`` and cleared by
+``weakref.finalize`` when the frame is collected (so an id reused by a later frame never
+inherits a record), guarded by a weak reference that must still point at the same object.
+Nothing is stored on the user's frame. A frame derived from a t0lake frame (``filter``,
+``with_columns``...) is a new object and has no fingerprint: t0lake cannot vouch for it.
+
+Records of plain in-memory inputs need content hashes, which cost a pass over the data;
+they are computed on the first :func:`frame_fingerprint` call, from zero-copy clones of the
+inputs taken at join time, not on every join.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from t0lake import hashing
+from t0lake.errors import ConfigError, UnsupportedTypeError
+
+if TYPE_CHECKING:
+    from t0lake.read import Snapshot
+
+__all__ = [
+    "Fingerprint",
+    "attach",
+    "canonical_json",
+    "frame_fingerprint",
+    "frame_record",
+    "join_params",
+    "pit_record",
+    "snapshot_record",
+    "version",
+]
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """One hash plus the record it is the hash of; equal records, equal hashes."""
+
+    hash: str
+    record: Record = field(compare=False)
+
+    def to_json(self) -> str:
+        """The fingerprint and its record as canonical JSON, to store beside a model."""
+        return canonical_json({"fingerprint": self.hash, "record": self.record})
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Fingerprint:
+        plain = json.loads(canonical_json(record))  # a detached, JSON-exact copy
+        return cls(hashlib.sha256(canonical_json(plain).encode()).hexdigest(), plain)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, ASCII only: one text per value on every machine."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+# --------------------------------------------------------------------------- side table
+
+
+@dataclass
+class _Entry:
+    ref: weakref.ref[pl.DataFrame]
+    shape: tuple[int, tuple[tuple[str, str], ...]]
+    make: Callable[[], Record]
+    fingerprint: Fingerprint | None = None
+
+
+_TABLE: dict[int, _Entry] = {}
+_LOCK = threading.Lock()
+
+
+def _shape(df: pl.DataFrame) -> tuple[int, tuple[tuple[str, str], ...]]:
+    return df.height, tuple((name, str(dtype)) for name, dtype in df.schema.items())
+
+
+def _forget(key: int, entry: _Entry) -> None:
+    with _LOCK:
+        if _TABLE.get(key) is entry:
+            del _TABLE[key]
+
+
+def attach(df: pl.DataFrame, record: Record | Callable[[], Record]) -> pl.DataFrame:
+    """Record the provenance of ``df`` (a frame t0lake is about to return) and return it.
+
+    ``record`` is the record itself or a function building it on first use (for records
+    that need content hashes). Attaching again replaces the record.
+    """
+    make: Callable[[], Record] = record if callable(record) else (lambda: record)
+    entry = _Entry(weakref.ref(df), _shape(df), make)
+    key = id(df)
+    with _LOCK:
+        _TABLE[key] = entry
+    weakref.finalize(df, _forget, key, entry)
+    return df
+
+
+def frame_fingerprint(df: pl.DataFrame) -> Fingerprint:
+    """The fingerprint of a frame t0lake returned (``pit_join``, snapshot reads).
+
+    ConfigError for any other frame, including one derived from a t0lake frame or changed
+    in place since (new or dropped columns, other dtypes or length), because its
+    provenance is no longer what the record says.
+    """
+    with _LOCK:
+        entry = _TABLE.get(id(df))
+    if entry is None or entry.ref() is not df:
+        raise ConfigError(
+            "this frame was not produced by t0lake (or is derived from one), so it has no "
+            "fingerprint; take the fingerprint of the frame pit_join or a snapshot read returned"
+        )
+    if entry.shape != _shape(df):
+        raise ConfigError(
+            "this frame was changed in place after t0lake returned it, so its fingerprint "
+            "no longer describes it"
+        )
+    if entry.fingerprint is None:
+        entry.fingerprint = Fingerprint.of(entry.make())
+    return entry.fingerprint
+
+
+# --------------------------------------------------------------------------- records
+
+
+def version() -> str:
+    import t0lake  # at call time the package is fully imported: no cycle
+
+    return str(t0lake.__version__)
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def snapshot_record(
+    snapshot: Snapshot,
+    start: date | str | None,
+    end: date | str | None,
+    columns: Sequence[str] | None,
+    *,
+    filters: Any = None,
+    verified: bool = True,
+) -> Record:
+    """The record of a read of ``snapshot``: where, which days by content hash, which
+    columns, with which row filters, proven or not."""
+    from t0lake.export import parse_day
+
+    first, last = parse_day(start, "start"), parse_day(end, "end")
+    manifest = snapshot.manifest
+    days = [
+        [d.isoformat(), entry.dataset_hash]
+        for d, (_, entry) in sorted(manifest.days().items())
+        if (first is None or d >= first) and (last is None or d <= last)
+    ]
+    names = [f.name for f in snapshot.schema] if columns is None else list(columns)
+    exprs = [] if filters is None else [filters] if isinstance(filters, pl.Expr) else filters
+    return {
+        "kind": "snapshot_read",
+        "entrypoint": manifest.entrypoint,
+        "snapshot_id": manifest.snapshot_id,
+        "viewdef_hash": manifest.viewdef_hash,
+        "schema_hash": manifest.schema_hash,
+        "start": _iso(first),
+        "end": _iso(last),
+        "days": days,
+        "columns": names,
+        "filters": [str(e) for e in exprs],
+        "verified": verified,
+        "t0lake_version": version(),
+    }
+
+
+def frame_record(df: pl.DataFrame) -> Record:
+    """The record of an in-memory frame: its rows and columns by content hash, in row order
+    (event order matters to a join's output, so it is part of the identity)."""
+    table = df.to_arrow()
+    columns = [_column_hash(table, f) for f in table.schema]
+    digest = hashlib.sha256(canonical_json(columns).encode()).hexdigest()
+    return {"kind": "frame", "rows": table.num_rows, "columns": columns, "content_hash": digest}
+
+
+def _column_hash(table: pa.Table, f: pa.Field) -> list[str]:
+    """[name, type, digest] with t0lake's canonical column encoding; a type it has no
+    encoding for (nested, dictionary...) is hashed from its Arrow IPC stream instead."""
+    column = table.column(f.name)
+    try:
+        h = hashing.column_hash(f.name, column, f)
+        return [f.name, h.type, h.digest]
+    except UnsupportedTypeError:
+        sink = pa.BufferOutputStream()
+        one = pa.table({f.name: column.combine_chunks()})
+        with pa.ipc.new_stream(sink, one.schema) as writer:
+            writer.write_table(one)
+        return [f.name, f"arrow-ipc:{f.type}", hashlib.sha256(sink.getvalue()).hexdigest()]
+
+
+def pit_record(
+    events: pl.DataFrame,
+    features: Record | pl.DataFrame,
+    params: Mapping[str, Any],
+) -> Callable[[], Record]:
+    """The (lazily built) record of a point-in-time join: its inputs and parameters."""
+    events = events.clone()  # zero-copy; immune to later in-place changes of the caller's
+    if isinstance(features, pl.DataFrame):
+        features = features.clone()
+
+    def make() -> Record:
+        return {
+            "kind": "pit_join",
+            "events": frame_record(events),
+            "features": features if isinstance(features, dict) else frame_record(features),
+            "params": dict(params),
+            "t0lake_version": version(),
+        }
+
+    return make
+
+
+def join_params(
+    by: Sequence[str],
+    t0: str,
+    ts: str,
+    created: str | None,
+    max_age: timedelta | None,
+    strict: bool,
+    known_at: str | None,
+) -> Record:
+    return {
+        "by": list(by),
+        "t0": t0,
+        "ts": ts,
+        "created": created,
+        "max_age_us": None if max_age is None else max_age // timedelta(microseconds=1),
+        "strict": strict,
+        "known_at": known_at,
+    }
