@@ -1,10 +1,13 @@
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+from rich.console import Console
 
-from t0lake.cli import _PLANNED, cli, main
+from t0lake.cli import _PLANNED, _render_backtest, cli, main
+from t0lake.demo import Task, task_splits
 
 COMMANDS = [
     "db init",
@@ -126,3 +129,28 @@ def test_python_dash_m_runs_the_cli_and_demo_works() -> None:
         result["export"]["days_written"]
     )
     assert result["read"]["rows"] > 0
+
+    # the walk-forward backtest of examples/backtest.ipynb, from the terminal
+    backtest = result["backtest"]
+    splits = backtest["splits"]
+    assert backtest["snapshot_id"] == result["export"]["snapshot_id"]
+    assert len(splits) == len(task_splits(Task())) == 6
+    assert [s["index"] for s in splits] == list(range(6))
+    for s in splits:
+        assert s["train_end"] < s["test_start"] <= s["test_end"] <= "2026-01-19"
+        assert s["train_rows"] > 0 and s["test_rows"] > 0
+        assert s["mae"] > 0 and s["mae_baseline"] > 0
+        assert re.fullmatch(r"[0-9a-f]{64}", s["fingerprint"])
+    assert len({s["fingerprint"] for s in splits}) == 6
+    reproduced = backtest["reproduced"]
+    assert reproduced["fingerprint"] == splits[0]["fingerprint"]
+    assert reproduced["same_fingerprint"] and reproduced["same_rows"]
+
+    # and the table a person sees
+    console = Console(record=True, width=200)
+    _render_backtest(console, backtest)
+    text = console.export_text()
+    assert "walk-forward backtest" in text and "(same fingerprint, same rows)" in text
+    for s in splits:
+        assert f"{s['test_start']}..{s['test_end']}" in text
+        assert s["fingerprint"][:16] in text and f"{s['mae']:.3f}" in text

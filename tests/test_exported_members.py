@@ -22,6 +22,7 @@ MODULES = [
     "t0lake.backtest",
     "t0lake.pit",
     "t0lake.lineage",
+    "t0lake.demo",
     "t0lake.fv_schema",
     "t0lake.fv_codec",
     "t0lake.fv_record",
