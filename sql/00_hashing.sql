@@ -130,8 +130,10 @@ BEGIN
   END IF;
 
   -- Column names and types, without temporary objects (so this runs in read-only
-  -- transactions): a LEFT JOIN yields one row, all NULL when the query is empty.
-  v_probe := format('(SELECT q.* FROM (VALUES (1)) AS t0lake_one(x) LEFT JOIN (%s) AS q ON true LIMIT 1)', v_query);
+  -- transactions) and without running the query: LIMIT 0 stops before its first row (an
+  -- ORDER BY inside would otherwise sort every row, twice), and the LEFT JOIN still yields
+  -- one row, all NULL, whose fields carry the declared types.
+  v_probe := format('(SELECT q.* FROM (VALUES (1)) AS t0lake_one(x) LEFT JOIN (SELECT * FROM (%s) AS t0lake_q LIMIT 0) AS q ON true)', v_query);
   EXECUTE format('SELECT array_agg(k ORDER BY n) FROM json_object_keys((SELECT to_json(p) FROM %s AS p)) WITH ORDINALITY AS j(k, n)', v_probe)
     INTO v_names;
   IF v_names IS NULL THEN

@@ -4,11 +4,15 @@ The order of work is the proof chain (docs/lake-format.md):
 
 1. refuse unless the entrypoint is certified within ``max_age``, checked inside the same
    REPEATABLE READ snapshot every later read shares (``pg_export_snapshot``);
-2. hash every requested day in SQL (``audit.t0_dataset_hash``) and judge it: unchanged since
-   the lake's head (nothing to do), equal to the certified baseline, or drifted (strict:
-   DriftError before anything is written; tolerant: a new version, the drift recorded);
-3. fetch each changed day as Arrow (ADBC), hash it in Python, refuse unless it equals the
-   SQL hash, and write it sorted by the key, deterministically, named by its content hash;
+2. hash in SQL (``audit.t0_dataset_hash``) every requested day that has something to be
+   judged against, and judge it: unchanged since the lake's head (nothing to do), equal to
+   the certified baseline, or drifted (strict: DriftError before anything is written;
+   tolerant: a new version, the drift recorded);
+3. fetch each changed or new day as Arrow (ADBC), hash it in Python, refuse unless it equals
+   the SQL hash, and write it sorted by the key, deterministically, named by its content
+   hash. A new day (no baseline, not in the lake) has nothing to be judged against, so its
+   SQL hash is computed here, on a second connection in the same snapshot, while the first
+   one fetches: the proof overlaps the fetch instead of preceding it;
 4. commit one manifest put-if-absent (t0lake.commit), then record it in
    ``audit.t0_export_registry``.
 
@@ -184,12 +188,13 @@ class DayTask:
     snapshot: str
     entrypoint: str
     day: date
-    query: str  # the day's rows, ORDER BY the key in canonical order
+    query: str  # the day's rows, unordered: audit.t0_dataset_hash orders them itself
+    fetch_order: str  # " ORDER BY" the key in canonical order, for the fetch
     key: tuple[str, ...]
     schema_b64: str
     lake_url: str
     storage_options: dict[str, Any] = field(repr=False, default_factory=dict)
-    sql_hash: str = ""
+    sql_hash: str = ""  # "" until step 2 judged it; export_task then hashes it itself
 
 
 def sql_hash_task(batch: Sequence[DayTask]) -> dict[date, str]:
@@ -206,21 +211,45 @@ def sql_hash_task(batch: Sequence[DayTask]) -> dict[date, str]:
 
 def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
     """Step 3 for a batch of days: fetch each (one ADBC connection), prove it against its
-    SQL hash, write it. Nothing of a day is written unless its proof holds."""
+    SQL hash, write it. Nothing of a day is written unless its proof holds.
+
+    Days that arrive without a SQL hash are hashed by Postgres on a second connection in a
+    thread of their own, while this one fetches: a day waits for its hash only once it has
+    been fetched and hashed in Python.
+    """
     from t0lake.manifest import schema_from_b64
 
     schema = schema_from_b64(batch[0].schema_b64)
     storage = open_storage(batch[0].lake_url, batch[0].storage_options)
+    unhashed = [task for task in batch if not task.sql_hash]
     out: dict[date, FileEntry] = {}
-    with pg.arrow_reader(batch[0].dsn) as fetch:
-        for task in batch:
-            table = conform(fetch(task.snapshot, task.query), schema)
-            out[task.day] = _prove_and_write(task, hashing.sort_by_key(table, task.key), storage)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="t0lake-sql-hash") as hasher:
+        pending = hasher.submit(sql_hash_task, unhashed) if unhashed else None
+        try:
+            with pg.arrow_reader(batch[0].dsn) as fetch:
+                for task in batch:
+                    table = hashing.sort_by_key(
+                        conform(fetch(task.snapshot, task.query + task.fetch_order), schema),
+                        task.key,
+                    )
+                    hashes = hashing.column_hashes(table, task.key)
+                    expect = task.sql_hash
+                    if not expect:
+                        assert pending is not None
+                        expect = pending.result()[task.day]
+                    out[task.day] = write_day(
+                        storage,
+                        task.entrypoint,
+                        task.day,
+                        table,
+                        task.key,
+                        expect=expect,
+                        hashes=hashes,
+                    )
+        finally:
+            if pending is not None:
+                pending.cancel()
     return out
-
-
-def _prove_and_write(task: DayTask, table: pa.Table, storage: LakeStorage) -> FileEntry:
-    return write_day(storage, task.entrypoint, task.day, table, task.key, expect=task.sql_hash)
 
 
 def write_day(
@@ -231,11 +260,13 @@ def write_day(
     key: Sequence[str],
     *,
     expect: str | None = None,
+    hashes: dict[str, hashing.ColumnHash] | None = None,
 ) -> FileEntry:
-    """Hash one key-ordered day, write it as a hot-tier file named by its content hash, and
-    describe it for the manifest. With ``expect`` (the SQL hash of the same rows), nothing is
-    written unless the Python hash equals it."""
-    hashes = hashing.column_hashes(table, key)
+    """Hash one key-ordered day (unless its ``hashes`` are given), write it as a hot-tier
+    file named by its content hash, and describe it for the manifest. With ``expect`` (the
+    SQL hash of the same rows), nothing is written unless the Python hash equals it."""
+    if hashes is None:
+        hashes = hashing.column_hashes(table, key)
     day_hash = hashing.combine(table.num_rows, key, hashes.values())
     if expect is not None and day_hash != expect:
         raise IntegrityError(
@@ -338,7 +369,8 @@ class _Plan:
     cert: CertResult
     columns: list[ColumnSpec]
     schema: pa.Schema
-    queries: dict[date, str]
+    queries: dict[date, str]  # each day's rows, in no particular order
+    fetch_order: str  # appended for the fetch: " ORDER BY" the key in canonical order
     baselines: dict[date, str]
 
 
@@ -384,6 +416,7 @@ def export(
                 entrypoint=entrypoint,
                 day=day,
                 query=query,
+                fetch_order=plan.fetch_order,
                 key=tuple(plan.decl.key_cols),
                 schema_b64=schema_b64,
                 lake_url=lake_url,
@@ -397,13 +430,20 @@ def export(
         # a few days per task: one connection serves several days, and every worker stays busy
         batches = 3 * workers if executor is None else _FOREIGN_EXECUTOR_TASKS
         try:
-            with _progress(show, f"export {entrypoint}", 2 * len(tasks)) as advance:
-                sql_hashes = _run(pool, sql_hash_task, list(tasks.values()), batches, advance)
+            # only days with a baseline or a committed version can be unchanged or drifted
+            judged = [t for d, t in tasks.items() if d in plan.baselines or d in committed_hashes]
+            total = len(judged) + len(tasks)
+            with _progress(show, f"export {entrypoint}", total) as advance:
+                sql_hashes = _run(pool, sql_hash_task, judged, batches, advance)
                 changed, unchanged, drifted, notes = _judge(
                     plan, sql_hashes, committed_hashes, entrypoint
                 )
                 advance(len(unchanged))
-                todo = [replace(tasks[day], sql_hash=sql_hashes[day]) for day in changed]
+                todo = [
+                    replace(task, sql_hash=sql_hashes.get(day, ""))
+                    for day, task in tasks.items()
+                    if day in changed or day not in sql_hashes
+                ]
                 written = _run(pool, export_task, todo, batches, advance)
         finally:
             if executor is None:
@@ -483,11 +523,12 @@ def _plan(
         for k in decl.key_cols
     )
     queries = {
-        day: sql.SQL("SELECT * FROM {} WHERE ({})::date = {} ORDER BY {}")
-        .format(relation, day_expr, sql.Literal(day), order)
+        day: sql.SQL("SELECT * FROM {} WHERE ({})::date = {}")
+        .format(relation, day_expr, sql.Literal(day))
         .as_string(conn)
         for day in days
     }
+    fetch_order = sql.SQL(" ORDER BY {}").format(order).as_string(conn)
     baselines: dict[date, str] = dict(
         conn.execute(
             "SELECT day, dataset_hash FROM audit.t0_dataset_hash_baseline"
@@ -495,7 +536,7 @@ def _plan(
             (decl.entrypoint, days),
         ).fetchall()
     )
-    return _Plan(decl, cert, columns, schema, queries, baselines)
+    return _Plan(decl, cert, columns, schema, queries, fetch_order, baselines)
 
 
 def _check_compatible(head: Manifest | None, plan: _Plan) -> None:
