@@ -335,9 +335,7 @@ class Snapshot:
         file at fault)."""
         paths = [self.storage.full(p.file.path) for p in batch]
         try:
-            frame = pl.read_parquet(
-                paths, columns=names, hive_partitioning=False, glob=False
-            )
+            frame = pl.read_parquet(paths, columns=names, hive_partitioning=False, glob=False)
         except (pl.exceptions.PolarsError, OSError, ValueError):
             return None
         expected = _polars(self.schema.empty_table().select(names)).schema

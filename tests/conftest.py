@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from t0lake import pg
 from t0lake.tempdb import TempPostgres
@@ -32,7 +33,7 @@ _db_counter = itertools.count()
 def pg_server() -> Iterator[TempPostgres]:
     with TempPostgres() as server:
         with pg.connect(server.dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{_TEMPLATE}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_TEMPLATE)))
         template_dsn = server.dsn.replace(f"dbname={server.dbname}", f"dbname={_TEMPLATE}")
         with pg.connect(template_dsn) as conn:
             pg.apply_sql(conn)
@@ -58,10 +59,16 @@ def fresh_dsn(pg_server: TempPostgres) -> Iterator[str]:
     """A database of its own (cloned from the template with the t0lake SQL) for one test."""
     name = f"t0lake_test_{os.getpid()}_{next(_db_counter)}"
     with pg.connect(pg_server.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"')
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(_TEMPLATE)
+            )
+        )
     yield pg_server.dsn.replace(f"dbname={pg_server.dbname}", f"dbname={name}")
     with pg.connect(pg_server.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 # --------------------------------------------------------------------------- S3 (moto)

@@ -8,6 +8,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
+from psycopg import sql
+from psycopg.abc import Query
 
 import t0lake
 from t0lake import pg
@@ -16,6 +18,8 @@ from t0lake.cli import main
 
 EP = "ml.trainer_derived_feature_store_t0_v1_v"
 GUARDED = "ml.trainer_derived_features_train_v"
+EP_ID = sql.Identifier(*EP.split("."))
+GUARDED_ID = sql.Identifier(*GUARDED.split("."))
 
 
 def _feature_view(dsn: str) -> str:
@@ -34,14 +38,16 @@ def dsn(fresh_dsn: str) -> str:
     return fresh_dsn
 
 
-def _sql(dsn: str, statement: str) -> list[tuple[object, ...]]:
+def _sql(dsn: str, statement: Query) -> list[tuple[object, ...]]:
     with pg.connect(dsn, autocommit=True) as conn:
         cur = conn.execute(statement)
         return cur.fetchall() if cur.description else []
 
 
 def _guarded_rows(dsn: str) -> int:
-    return int(_sql(dsn, f"SELECT count(*) FROM {GUARDED}")[0][0])  # type: ignore[call-overload]
+    count = _sql(dsn, sql.SQL("SELECT count(*) FROM {}").format(GUARDED_ID))[0][0]
+    assert isinstance(count, int)
+    return count
 
 
 def test_certify_then_serve(dsn: str) -> None:
@@ -84,8 +90,10 @@ def test_replacing_the_entrypoint_itself_blocks_too(dsn: str) -> None:
     t0lake.certify(dsn, EP)
     _sql(
         dsn,
-        f"CREATE OR REPLACE VIEW {EP} AS SELECT * FROM ml.trainer_derived_features_v1_mv"
-        " WHERE listing_id > 0",
+        sql.SQL(
+            "CREATE OR REPLACE VIEW {} AS SELECT * FROM ml.trainer_derived_features_v1_mv"
+            " WHERE listing_id > 0"
+        ).format(EP_ID),
     )
     with pytest.raises(t0lake.NotCertifiedError) as info:
         t0lake.require_certified(dsn, EP, "24h")
@@ -176,7 +184,8 @@ def test_guarded_view_warns_why_it_is_empty(dsn: str) -> None:
     warnings: list[str] = []
     with pg.connect(dsn, autocommit=True) as conn:
         conn.add_notice_handler(lambda d: warnings.append(d.message_primary or ""))
-        assert conn.execute(f"SELECT count(*) FROM {GUARDED}").fetchone() == (0,)
+        query = sql.SQL("SELECT count(*) FROM {}").format(GUARDED_ID)
+        assert conn.execute(query).fetchone() == (0,)
     assert any("never certified" in w for w in warnings)
 
 

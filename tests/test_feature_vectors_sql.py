@@ -19,6 +19,7 @@ from t0lake import pg
 
 EP = "fv.feature_vector_store_t0_v1_v"
 GUARDED = "fv.feature_vectors_train_v"
+EP_ID = sql.Identifier(*EP.split("."))
 EXAMPLE_ROWS = 4 * 2 * 7 * 96  # markets x schema versions x days x windows a day
 
 
@@ -270,7 +271,9 @@ def test_example_entrypoint_certifies_and_serves(example_dsn: str) -> None:
         ).fetchone() or (None,)
         assert baseline == pg.sql_dataset_hash(
             conn,
-            f"SELECT * FROM {EP} WHERE window_end_day = '2026-01-16'",
+            sql.SQL("SELECT * FROM {} WHERE window_end_day = '2026-01-16'")
+            .format(EP_ID)
+            .as_string(conn),
             ["market_id", "feature_schema_version", "window_end_ms", "window_key"],
         )
         # A vector deleted from a certified day is drift: the next run fails, serving stops.

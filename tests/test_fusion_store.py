@@ -16,6 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
+from psycopg.abc import Query
 from psycopg.rows import dict_row
 
 import t0lake
@@ -25,6 +26,8 @@ from .fusion_reference import META_FLAGS, Image, Listing, fusion_rows, parse_num
 
 EP = "ml.fusion_feature_store_t0_v1_v"
 GUARDED = "ml.v_damage_fusion_features_v2_scored_train_v"
+EP_ID = sql.Identifier(*EP.split("."))
+GUARDED_ID = sql.Identifier(*GUARDED.split("."))
 SCORED = sql.Identifier("ml", "v_damage_fusion_features_v2_scored")
 LISTINGS = sql.Identifier("iPhone", "iphone_listings")
 IMAGES = sql.Identifier("ml", "iphone_image_features_v1")
@@ -386,7 +389,7 @@ def test_view_equals_reference_on_the_synthetic_inputs(conn: psycopg.Connection)
 # --------------------------------------------------------------------------- synthetic data
 
 
-def _one(conn: psycopg.Connection, query: str) -> Any:
+def _one(conn: psycopg.Connection, query: Query) -> Any:
     row = conn.execute(query).fetchone()
     assert row is not None
     return row[0] if len(row) == 1 else row
@@ -396,7 +399,7 @@ def test_synthetic_inputs_exercise_every_rule(conn: psycopg.Connection) -> None:
     listings, images = _stored_inputs(conn)
     rows = fusion_rows(listings, images)
     # spread over 20 days, so certification has several days to check
-    assert _one(conn, f"SELECT count(DISTINCT edited_date) FROM {EP}") == 20
+    assert _one(conn, sql.SQL("SELECT count(DISTINCT edited_date) FROM {}").format(EP_ID)) == 20
     # spam (true) is excluded; NULL spam is kept
     spam = [x for x in listings if x.spam is True]
     assert spam and any(x.spam is None for x in listings)
@@ -505,11 +508,11 @@ def test_validation_queries_on_an_empty_store(conn: psycopg.Connection) -> None:
 
 
 def _guarded_rows(conn: psycopg.Connection) -> int:
-    return int(_one(conn, f"SELECT count(*) FROM {GUARDED}"))
+    return int(_one(conn, sql.SQL("SELECT count(*) FROM {}").format(GUARDED_ID)))
 
 
 def test_certify_then_serve_and_fail_closed(dsn: str, conn: psycopg.Connection) -> None:
-    total = _one(conn, f"SELECT count(*) FROM {EP}")
+    total = _one(conn, sql.SQL("SELECT count(*) FROM {}").format(EP_ID))
     assert total > 300
     assert _guarded_rows(conn) == 0  # never certified: the guarded view is empty
     with pytest.raises(t0lake.NotCertifiedError):
@@ -522,7 +525,8 @@ def test_certify_then_serve_and_fail_closed(dsn: str, conn: psycopg.Connection) 
     assert t0lake.require_certified(dsn, EP, "24h").cert_id == result.cert_id
     # the runbook of the seed, in SQL
     conn.execute("CALL audit.run_t0_cert_fusion_store_v1(3, true)")
-    assert _one(conn, f"SELECT audit.require_certified_strict('{EP}', interval '24 hours')") is True
+    strict = sql.SQL("SELECT audit.require_certified_strict({}, interval '24 hours')")
+    assert _one(conn, strict.format(EP)) is True
     # a changed definition blocks serving until certified again
     conn.execute(
         "CREATE OR REPLACE FUNCTION ml.fusion_parse_bool(p_value jsonb) RETURNS boolean"

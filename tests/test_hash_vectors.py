@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 import t0lake
 from t0lake import hashing, pg
@@ -38,8 +39,9 @@ def test_vector_in_python(vector: dict[str, Any]) -> None:
 def test_vector_in_sql(pg_dsn: str, vector: dict[str, Any]) -> None:
     columns, rows = _case(vector)
     with pg.connect(pg_dsn, autocommit=True) as conn:
-        pg_table(conn, "vectors_" + vector["name"].replace("-", "_"), columns, rows)
-        query = f"SELECT * FROM vectors_{vector['name'].replace('-', '_')}"
+        table = "vectors_" + vector["name"].replace("-", "_")
+        pg_table(conn, table, columns, rows)
+        query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)).as_string(conn)
         assert pg.sql_dataset_hash(conn, query, vector["key"]) == vector["expected"]["dataset_hash"]
         assert {
             k: list(v) for k, v in pg.sql_column_hashes(conn, query, vector["key"]).items()

@@ -9,11 +9,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 import t0lake
 from t0lake import pg
 
 EP = "ml.trainer_derived_feature_store_t0_v1_v"
+EP_ID = sql.Identifier(*EP.split("."))
 
 
 @pytest.fixture
@@ -76,15 +78,19 @@ def test_db_init_twice_changes_nothing(store_dsn: str) -> None:
 
 def test_synthetic_inputs_are_fixed_and_strictly_before_t0(conn: psycopg.Connection) -> None:
     stats = conn.execute(
-        f"SELECT count(*), count(DISTINCT t0::date), min(t0)::text, max(t0)::text FROM {EP}"
+        sql.SQL(
+            "SELECT count(*), count(DISTINCT t0::date), min(t0)::text, max(t0)::text FROM {}"
+        ).format(EP_ID)
     ).fetchone()
     assert stats == (600, 20, "2026-01-01 00:00:00", "2026-01-20 23:00:00")
     # Recount one row by hand: posts in [t0 - 30 days, t0) of its generation.
     row = conn.execute(
-        f"SELECT f.gen_30d_post_count = (SELECT count(*) FROM ml.listing_posts p"
-        "  WHERE p.generation = f.generation AND p.posted_at >= f.t0 - interval '30 days'"
-        "  AND p.posted_at < f.t0)"
-        f" FROM {EP} f ORDER BY t0 DESC, generation, listing_id LIMIT 1"
+        sql.SQL(
+            "SELECT f.gen_30d_post_count = (SELECT count(*) FROM ml.listing_posts p"
+            "  WHERE p.generation = f.generation AND p.posted_at >= f.t0 - interval '30 days'"
+            "  AND p.posted_at < f.t0)"
+            " FROM {} f ORDER BY t0 DESC, generation, listing_id LIMIT 1"
+        ).format(EP_ID)
     ).fetchone()
     assert row == (True,)
 
@@ -308,7 +314,7 @@ def test_baseline_primitives_of_the_seeds(conn: psycopg.Connection) -> None:
     ).fetchone() or (None,)
     assert day_hash == pg.sql_dataset_hash(
         conn,
-        f"SELECT * FROM {EP} WHERE t0::date = '2026-01-20'",
+        sql.SQL("SELECT * FROM {} WHERE t0::date = '2026-01-20'").format(EP_ID).as_string(conn),
         ["generation", "listing_id", "t0"],
     )
 
