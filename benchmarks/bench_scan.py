@@ -225,10 +225,8 @@ def read_t0lake_unverified(
 
 
 def read_duckdb(target: Target, start: date, end: date, cols: tuple[str, ...]) -> pa.Table:
-    files = ", ".join("'" + f.replace("'", "''") + "'" for f in target.snap.files(start, end))
-    select = ", ".join('"' + c + '"' for c in cols)
-    query = f"SELECT {select} FROM read_parquet([{files}], hive_partitioning = false)"
-    return target.duck.sql(query).to_arrow_table()
+    relation = target.duck.read_parquet(target.snap.files(start, end), hive_partitioning=False)
+    return relation.select(*(duckdb.ColumnExpression(c) for c in cols)).to_arrow_table()
 
 
 def read_polars(target: Target, start: date, end: date, cols: tuple[str, ...]) -> pl.DataFrame:

@@ -37,11 +37,12 @@ def test_duckdb_and_polars_read_the_hot_tier_as_is(lake: str) -> None:
 
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # DuckDB labels timestamptz with its session zone
-        arrow = con.sql(
-            f"SELECT * EXCLUDE (tier, day) FROM read_parquet('{glob}', hive_partitioning = true)"
+        hot = {"glob": glob}
+        arrow = con.execute(
+            "SELECT * EXCLUDE (tier, day) FROM read_parquet($glob, hive_partitioning = true)", hot
         ).to_arrow_table()
         days = con.execute(
-            f"SELECT count(DISTINCT day) FROM read_parquet('{glob}', hive_partitioning = true)"
+            "SELECT count(DISTINCT day) FROM read_parquet($glob, hive_partitioning = true)", hot
         ).fetchone()
     assert days == (DAYS,)
     duck = pl.from_arrow(arrow)
