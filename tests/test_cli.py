@@ -6,7 +6,9 @@ import sys
 import pytest
 from rich.console import Console
 
-from t0lake.cli import _PLANNED, _render_backtest, cli, main
+from t0lake.cli import cli, main
+from t0lake.cli.demo import _render_backtest
+from t0lake.cli.lake import PLANNED
 from t0lake.demo import Task, task_splits
 
 COMMANDS = [
@@ -19,7 +21,7 @@ COMMANDS = [
     "snapshots",
     "verify",
     "scan",
-    *_PLANNED,
+    *PLANNED,
 ]
 
 
@@ -71,7 +73,7 @@ def test_bad_arguments_give_one_line_and_exit_2(
     assert "Traceback" not in captured.err
 
 
-@pytest.mark.parametrize("name", sorted(_PLANNED))
+@pytest.mark.parametrize("name", sorted(PLANNED))
 def test_unbuilt_commands_say_so_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([name, "--json"]) == 2
     error = json.loads(capsys.readouterr().out)
@@ -81,17 +83,17 @@ def test_unbuilt_commands_say_so_and_exit_2(name: str, capsys: pytest.CaptureFix
 def test_storage_options_parse_key_value_and_refuse_the_rest() -> None:
     import click
 
-    from t0lake.cli import _parse_storage_options
+    from t0lake.cli.options import parse_storage_options
 
     ctx = click.Context(cli)
     param = click.Option(["--storage-option"])
-    assert _parse_storage_options(ctx, param, ["endpoint_url=http://h:1/x=y", "anon=true"]) == {
+    assert parse_storage_options(ctx, param, ["endpoint_url=http://h:1/x=y", "anon=true"]) == {
         "endpoint_url": "http://h:1/x=y",
         "anon": "true",
     }
     for bad in ["novalue", "=x"]:
         with pytest.raises(click.BadParameter):
-            _parse_storage_options(ctx, param, [bad])
+            parse_storage_options(ctx, param, [bad])
 
 
 def test_status_and_db_init_against_the_real_server(

@@ -1,0 +1,102 @@
+"""The ``t0lake`` command.
+
+One error funnel (:func:`main`): every failure becomes a one-line message on stderr (or a
+JSON object with ``--json``) and a non-zero exit; tracebacks only with ``--debug``. Each
+command returns a JSON-ready result that is printed either as JSON or as a rich table, so
+the two outputs never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from t0lake import __version__
+from t0lake.cli.demo import demo
+from t0lake.cli.lake import (
+    PLANNED_COMMANDS,
+    export_command,
+    scan_command,
+    snapshots_command,
+    verify_command,
+)
+from t0lake.cli.options import EPILOG
+from t0lake.cli.store import certify_command, db, hash_command, status
+from t0lake.errors import T0LakeError
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.version_option(__version__, prog_name="t0lake")
+@click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, debug: bool) -> None:
+    """t0lake: an offline feature store, certified in PostgreSQL, exported to Parquet,
+    proven on every read."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(json=as_json, debug=debug)
+
+
+for command in (db, status, certify_command, hash_command, demo):
+    cli.add_command(command)
+for command in (export_command, snapshots_command, verify_command, scan_command):
+    cli.add_command(command)
+for command in PLANNED_COMMANDS:
+    cli.add_command(command)
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every error ends here as one line (or JSON) and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    debug = "--debug" in args or os.environ.get("T0LAKE_DEBUG") == "1"
+    try:
+        result = cli.main(args=args, prog_name="t0lake", standalone_mode=False, obj={})
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _fail("aborted", "Aborted", as_json, {})
+        return 130
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        _fail(exc.format_message() + hint, "UsageError", as_json, {})
+        return 2
+    except T0LakeError as exc:
+        if debug:
+            raise
+        _fail(exc.message, type(exc).__name__, as_json, exc.context)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            "InternalError",
+            as_json,
+            {},
+        )
+        return 1
+
+
+def _fail(message: str, kind: str, as_json: bool, context: dict[str, Any]) -> None:
+    message = " ".join(message.split())  # one line, always
+    if as_json:
+        click.echo(json.dumps({"error": kind, "message": message, **context}, default=str))
+    else:
+        click.echo(f"t0lake: error: {message}", err=True)

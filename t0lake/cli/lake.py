@@ -1,0 +1,287 @@
+"""Commands on the lake: ``export``, ``snapshots``, ``verify``, ``scan`` (and the lake
+commands whose issues have not landed yet, which say so and exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from t0lake import __version__
+from t0lake.cli.options import (
+    Output,
+    common,
+    day_option,
+    dsn_option,
+    lake_options,
+    require_lake,
+)
+from t0lake.errors import ConfigError
+
+__all__ = [
+    "PLANNED",
+    "PLANNED_COMMANDS",
+    "export_command",
+    "scan_command",
+    "snapshots_command",
+    "verify_command",
+]
+
+
+@click.command("export")
+@click.argument("entrypoint")
+@day_option("--start", "First day to export, inclusive (default: the first day in the data).")
+@day_option("--end", "Last day to export, inclusive (default: the last day in the data).")
+@click.option(
+    "--max-age",
+    default="24h",
+    show_default=True,
+    metavar="AGE",
+    help="Refuse unless certified within this age: 1s, 15m, 24h, 7d.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Days exported in parallel (default 4, at most the number of CPUs).",
+)
+@dsn_option
+@lake_options
+@common
+def export_command(
+    out: Output,
+    entrypoint: str,
+    start: str | None,
+    end: str | None,
+    max_age: str,
+    workers: int | None,
+    dsn: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
+) -> None:
+    """Export the certified days of ENTRYPOINT to the lake as proven, deterministic Parquet
+    and commit one snapshot. Days already committed with the same content write nothing.
+    Refuses (nothing written) unless ENTRYPOINT is certified within --max-age."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from t0lake.export import export
+
+    pool = ThreadPoolExecutor(max_workers=workers) if workers else None
+    try:
+        result = export(
+            dsn,
+            entrypoint,
+            require_lake(lake),
+            start=start,
+            end=end,
+            max_age=max_age,
+            storage_options=storage_options,
+            executor=pool,
+            progress=False if out.as_json else None,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        what = f"committed snapshot {r['snapshot_id']}" if r["committed"] else "nothing to commit"
+        console.print(
+            f"{r['entrypoint']}: {what}; {len(r['days_written'])} day(s) written "
+            f"({r['rows_written']:,} rows, {r['bytes_written']:,} bytes), "
+            f"{len(r['days_unchanged'])} unchanged, {r['seconds']:.1f}s"
+        )
+        if r["days_drifted"]:
+            console.print(f"drift recorded on: {', '.join(r['days_drifted'])}")
+
+    out.emit(result.to_dict(), render)
+
+
+@click.command("snapshots")
+@click.argument("entrypoint")
+@lake_options
+@common
+def snapshots_command(
+    out: Output, entrypoint: str, lake: str | None, storage_options: dict[str, str]
+) -> None:
+    """List the committed snapshots of ENTRYPOINT in the lake, oldest first."""
+    from t0lake.read import open_lake
+
+    history = open_lake(require_lake(lake), storage_options).snapshots(entrypoint)
+    result = {"entrypoint": entrypoint, "snapshots": [h.to_dict() for h in history]}
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        table = Table(title=r["entrypoint"], title_justify="left")
+        for column in ("snapshot", "committed at", "operation", "cert", "days", "rows", "files"):
+            table.add_column(column, justify="right" if column in ("days", "rows") else "left")
+        for h in r["snapshots"]:
+            table.add_row(
+                str(h["snapshot_id"]),
+                h["committed_at"],
+                h["operation"],
+                f"#{h['cert_id']}",
+                str(h["days"]),
+                f"{h['rows']:,}",
+                str(h["files"]),
+            )
+        console.print(table)
+
+    out.emit(result, render)
+
+
+@click.command("verify")
+@click.argument("entrypoint", required=False)
+@lake_options
+@common
+def verify_command(
+    out: Output, entrypoint: str | None, lake: str | None, storage_options: dict[str, str]
+) -> None:
+    """Recompute every hash of the latest snapshot of ENTRYPOINT (default: of every
+    entrypoint in the lake): file checksums, row counts and each (day, column) content hash.
+    Exits 1 if anything differs from the manifests."""
+    from t0lake.errors import IntegrityError
+    from t0lake.read import open_lake
+
+    opened = open_lake(require_lake(lake), storage_options)
+    names = [entrypoint] if entrypoint else opened.entrypoints()
+    if not names:
+        raise ConfigError(f"no entrypoint has a snapshot in {opened.url}", lake=opened.url)
+    checked, failed = [], []
+    for name in names:
+        try:
+            checked.append(opened.snapshot(name).verify())
+        except IntegrityError as exc:
+            failed.append(exc)
+    if failed:
+        problems = [p for exc in failed for p in exc.context.get("problems", [exc.to_dict()])]
+        raise IntegrityError(
+            f"{len(failed)} of {len(names)} entrypoint(s) failed verification: {failed[0].message}",
+            lake=opened.url,
+            verified=checked,
+            problems=problems,
+        )
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        for v in r["verified"]:
+            console.print(
+                f"{v['entrypoint']} snapshot {v['snapshot_id']}: OK, {v['files']} files, "
+                f"{v['days']} days, {v['columns']} day-columns, {v['rows']:,} rows"
+            )
+
+    out.emit({"lake": opened.url, "verified": checked}, render)
+
+
+@click.command("scan")
+@click.argument("entrypoint")
+@day_option("--start", "First day, inclusive (default: the first day of the snapshot).")
+@day_option("--end", "Last day, inclusive (default: the last day of the snapshot).")
+@click.option("--columns", metavar="COL[,COL...]", help="Only these columns (comma-separated).")
+@click.option("--snapshot", "snapshot_id", type=int, help="Read this snapshot (time travel).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the rows to a .parquet or .csv file instead of printing a preview.",
+)
+@lake_options
+@common
+def scan_command(
+    out: Output,
+    entrypoint: str,
+    start: str | None,
+    end: str | None,
+    columns: str | None,
+    snapshot_id: int | None,
+    out_path: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
+) -> None:
+    """Read days START..END of ENTRYPOINT from the lake, verifying every (day, column) it
+    returns against the manifest first; print a preview or write them with --out."""
+
+    from t0lake.read import open_lake
+
+    suffix = Path(out_path).suffix.lower() if out_path else None
+    if suffix not in (None, ".parquet", ".csv"):
+        raise ConfigError(f"--out must end in .parquet or .csv, got {out_path!r}")
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    snap = open_lake(require_lake(lake), storage_options).snapshot(entrypoint, snapshot_id)
+    frame = snap.read(start, end, names)
+    result: dict[str, Any] = {
+        "entrypoint": entrypoint,
+        "snapshot_id": snap.snapshot_id,
+        "rows": frame.height,
+        "columns": frame.columns,
+        "verified": True,
+    }
+    if out_path is not None:
+        target = Path(out_path)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        if suffix == ".csv":
+            _csv_ready(frame).write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
+        tmp.replace(target)
+        result["out"] = str(target)
+    else:
+        result["head"] = frame.head(20).to_dicts()
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        where = f" to {r['out']}" if "out" in r else ""
+        console.print(
+            f"{r['entrypoint']} snapshot {r['snapshot_id']}: {r['rows']:,} verified rows{where}"
+        )
+        if "head" in r:
+            console.print(frame.head(20))
+
+    out.emit(result, render)
+
+
+def _csv_ready(frame: Any) -> Any:
+    """CSV has no nested or binary cells: lists become JSON arrays, bytes become hex."""
+    import polars as pl
+
+    columns = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            columns.append(
+                pl.col(name).map_elements(
+                    lambda v: json.dumps(list(v), default=str), return_dtype=pl.String
+                )
+            )
+        elif dtype == pl.Binary:
+            columns.append(pl.col(name).bin.encode("hex"))
+        else:
+            columns.append(pl.col(name))
+    return frame.select(columns)
+
+
+# --------------------------------------------------------------------------- not built yet
+
+PLANNED = {
+    "compact": ("", "Move and compact days between tiers, deterministically."),
+    "expire": ("", "Expire old snapshots."),
+    "vacuum": ("", "Remove files no manifest references."),
+}
+
+
+def _planned(name: str, args: str, summary: str) -> click.Command:
+    """A command whose issue has not landed: its options parse (so --help documents them
+    and malformed ones are refused) and it exits 2 saying so."""
+
+    @click.command(name, help=f"{summary}\n\nNot built yet in this version: exits 2.")
+    @click.argument("args", nargs=-1, metavar=args)
+    @dsn_option
+    @lake_options
+    @common
+    def command(out: Output, args: tuple[str, ...], **options: Any) -> None:
+        raise ConfigError(f"'t0lake {name}' is not built yet in t0lake {__version__}", command=name)
+
+    return command
+
+
+PLANNED_COMMANDS = [_planned(name, args, summary) for name, (args, summary) in PLANNED.items()]

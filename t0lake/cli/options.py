@@ -1,0 +1,111 @@
+"""What every ``t0lake`` command shares: the output (JSON or rich), the common options
+(--json, --debug, --dsn, --lake, --storage-option) and their parsing."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from t0lake.errors import ConfigError
+
+__all__ = [
+    "EPILOG",
+    "Output",
+    "common",
+    "day_option",
+    "dsn_option",
+    "lake_options",
+    "parse_storage_options",
+    "require_lake",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+EPILOG = (
+    "Connection: --dsn or T0LAKE_PG_DSN. Lake: --lake or T0LAKE_LAKE (a path or s3://bucket/"
+    "prefix). S3 options: the usual AWS_* variables or --storage-option key=value."
+)
+
+
+class Output:
+    """Where a command's result goes: JSON on stdout, or tables for a person."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(highlight=False, soft_wrap=True)
+
+    def emit(
+        self, result: dict[str, Any], render: Callable[[Console, dict[str, Any]], None]
+    ) -> None:
+        if self.as_json:
+            click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        else:
+            render(self.console, result)
+
+
+def common(func: F) -> F:
+    """--json and --debug on every command (they may also be given before the command)."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print the result (or error) as JSON.")
+    @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+    @click.pass_context  # type: ignore[arg-type]
+    @functools.wraps(func)
+    def wrapper(ctx: click.Context, as_json: bool, debug: bool, **kwargs: Any) -> Any:
+        ctx.ensure_object(dict)
+        ctx.obj["json"] = ctx.obj.get("json", False) or as_json
+        ctx.obj["debug"] = ctx.obj.get("debug", False) or debug
+        return ctx.invoke(func, Output(ctx.obj["json"]), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def dsn_option(func: F) -> F:
+    return click.option(
+        "--dsn",
+        envvar="T0LAKE_PG_DSN",
+        metavar="DSN",
+        help="PostgreSQL connection string (env T0LAKE_PG_DSN).",
+    )(func)
+
+
+def lake_options(func: F) -> F:
+    func = click.option(
+        "--storage-option",
+        "storage_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=parse_storage_options,
+        help="fsspec/s3fs option for the lake, repeatable (e.g. endpoint_url=http://...).",
+    )(func)
+    return click.option(
+        "--lake",
+        envvar="T0LAKE_LAKE",
+        metavar="URL",
+        help="Lake root: a local path or s3://bucket/prefix (env T0LAKE_LAKE).",
+    )(func)
+
+
+def parse_storage_options(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+        options[key.strip()] = value
+    return options
+
+
+def require_lake(lake: str | None) -> str:
+    if not lake:
+        raise ConfigError("no lake: pass --lake URL or set T0LAKE_LAKE")
+    return lake
+
+
+def day_option(name: str, help_text: str) -> Callable[[F], F]:
+    return click.option(name, metavar="DATE", default=None, help=help_text)
