@@ -37,7 +37,6 @@ after ``end`` is ever part of a split.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -45,13 +44,12 @@ from typing import Any
 
 import polars as pl
 
+from t0lake import durations
 from t0lake.errors import ConfigError
 
 __all__ = ["Split", "parse_duration", "splits"]
 
 _DAY = timedelta(days=1)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,17 +162,13 @@ def _walk(
 
 
 def parse_duration(value: timedelta | str | int, parameter: str) -> timedelta:
-    """A duration from a timedelta, ``"90s"``, ``"15m"``, ``"12h"``, ``"30d"``, ``"2w"`` or an
-    int number of days. ConfigError naming ``parameter`` otherwise: a mistyped duration must
-    never silently mean something else."""
-    if isinstance(value, timedelta):
-        return value
+    """A duration from a timedelta, a string such as ``"30d"``, ``"12h"``, ``"2w"``
+    (:func:`t0lake.durations.parse_duration`), or an int number of days: split lengths are
+    counted in days, so a bare int here can only mean days."""
     if isinstance(value, int) and not isinstance(value, bool):
         return timedelta(days=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is not None:
-            return timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    if isinstance(value, timedelta | str):
+        return durations.parse_duration(value, parameter)
     raise ConfigError(
         f"{parameter} must be a duration like 30d, 12h, 2w, a timedelta or a number of days, "
         f"got {value!r}",

@@ -9,7 +9,6 @@ about a particular store: everything store-specific is read from ``audit.t0_entr
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from t0lake import pg
+from t0lake.durations import parse_duration
 from t0lake.errors import (
     ConfigError,
     DriftError,
@@ -57,8 +57,6 @@ _ERROR_BY_GATE: dict[str, type[T0LakeError]] = {
     "B": T0ViolationError,
     "C": DriftError,
 }
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
@@ -109,17 +107,9 @@ class CertResult:
 
 
 def parse_max_age(max_age: timedelta | str) -> timedelta:
-    """A max age from a timedelta or "1s", "15m", "24h", "7d", "2w"; ConfigError otherwise,
-    because a mistyped age must never silently mean "forever"."""
-    if isinstance(max_age, timedelta):
-        value = max_age
-    else:
-        match = _AGE.match(str(max_age))
-        if match is None:
-            raise ConfigError(
-                f"max age must look like 1s, 15m, 24h or 7d, got {max_age!r}", max_age=max_age
-            )
-        value = timedelta(**{_AGE_UNITS[match.group(2).lower()]: float(match.group(1))})
+    """A positive max age from a timedelta or "1s", "15m", "24h", "7d", "2w"
+    (:func:`t0lake.durations.parse_duration`); ConfigError otherwise."""
+    value = parse_duration(max_age, "max age")
     if value <= timedelta(0):
         raise ConfigError(f"max age must be positive, got {max_age!r}", max_age=str(max_age))
     return value

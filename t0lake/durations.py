@@ -1,0 +1,46 @@
+"""Durations as people type them: ``"90s"``, ``"15m"``, ``"24h"``, ``"7d"``, ``"2w"``,
+``"1.5d"``, ``"1h30m"``, ``"250ms"``.
+
+One grammar for every option that takes a duration (``max_age``, ``label_horizon``,
+``embargo``, training windows, ...), so ``7d`` means the same wherever it is typed, and a
+typo is an error naming the parameter: a mistyped age must never silently mean zero or
+forever.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from t0lake.errors import ConfigError
+
+__all__ = ["parse_duration"]
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_WHOLE = re.compile(rf"\s*(?:{_PART.pattern}\s*)+", re.IGNORECASE)
+_UNIT = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+
+
+def parse_duration(value: timedelta | str, parameter: str) -> timedelta:
+    """A timedelta from a timedelta or a duration string (units ms, s, m, h, d, w; parts
+    may be combined, as in ``1h30m``). ConfigError naming ``parameter`` otherwise; a bare
+    number has no unit and is refused."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return sum(
+            (float(n) * _UNIT[unit.lower()] for n, unit in _PART.findall(value)), timedelta(0)
+        )
+    raise ConfigError(
+        f"{parameter} must be a duration like 90s, 15m, 24h, 7d or 2w (or a timedelta), "
+        f"got {value!r}",
+        parameter=parameter,
+        value=repr(value),
+    )
