@@ -14,13 +14,11 @@ ruin a backtest, so the join is exact and fails closed:
 
 How (``docs/pit-join.md`` has the full argument): every time becomes an int64 in one unit;
 "strictly before" becomes ``avail < t0`` with ``avail = max(ts, known_at)`` (``ts - 1`` unit
-for ``strict=False``), so one sorted array answers "how many rows are available at t0".
-Rows are ranked by (entity, availability) inside a single int64 composite key
-``entity * n + rank``; a sorted composite array plus ``numpy.searchsorted`` of the events'
-``entity * n + available_count`` finds each event's last available row of its entity. With
-``known_at`` the latest available row need not be the latest ``ts``, so a running maximum of
-the preference rank inside each entity picks the best row available so far. Memory is a few
-int64 arrays of the feature length; there is no per-(event, row) expansion.
+for ``strict=False``). Features are walked in ``avail`` order and events in ``t0`` order in
+one compiled merge loop (the loop of pandas' ``merge_asof``): every row available before an
+event's t0 updates its entity's best row so far, compared by (ts, created, position), then
+the event reads its entity's best. Input already in time order is not sorted; memory is a
+few int64 arrays and one slot per entity, never a per-(event, row) expansion.
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ __all__ = ["PitInputs", "pit_join", "snapshot_days"]
 
 _US_PER_DAY = 86_400_000_000
 _INT_KEYS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
-_LIMIT = 2**62  # composite keys stay below this, far from int64 overflow
+_DENSE_SLACK = 4  # an integer key is its own entity id while its range is this dense
 
 Array = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -227,6 +225,15 @@ def _check(
     if known_at is not None:
         _time_type(known_at, ft.schema[known_at], "features")
         _same_zone(t0, ev.schema[t0], known_at, ft.schema[known_at], "known_at")
+    if created is not None:
+        dtype = ft.schema[created]
+        if not (dtype.is_integer() or dtype.is_temporal()) or dtype == pl.UInt64:
+            raise ConfigError(
+                f"features column {created!r} is {dtype}; the tie-breaker must be a time or an "
+                "integer (a version number, an insertion time...)",
+                column=created,
+                dtype=str(dtype),
+            )
     out = [c for c in ft.columns if c not in by]
     clash = [c for c in out if c in ev.columns]
     if clash:
@@ -351,13 +358,13 @@ def _join(
     if n and ev.height:
         ts_int = _ints(fv.get_column(ts), unit)
         gid_f, gid_e, groups = _group_ids(ev, fv, by)
-        if groups * (n + 1) >= _LIMIT:
-            raise ConfigError(f"too many distinct keys ({groups}) for {n} feature rows", by=by)
-        pref = _preference_order(fv, ts_int, created)
         avail = ts_int if strict else ts_int - 1
         if known_at is not None:
             avail = np.maximum(avail, _ints(fv.get_column(known_at), unit))
-        winner = _asof(gid_f, gid_e, avail, t0_int, pref, known_at is not None)
+        c_int, c_valid = _created(fv, created)
+        winner = _merged(avail, gid_f, ts_int, c_int, c_valid, created is not None)(
+            t0_int, gid_e, groups
+        )
         if max_age is not None:
             hit = winner >= 0
             too_old = np.zeros_like(hit)
@@ -379,7 +386,7 @@ def _group_ids(ev: pl.DataFrame, fv: pl.DataFrame, by: list[str]) -> tuple[Array
         fk = fv.get_column(by[0]).cast(pl.Int64).to_numpy()
         lo, hi = int(fk.min()), int(fk.max())
         span = hi - lo + 1
-        if span * (fv.height + 1) < _LIMIT:
+        if span <= _DENSE_SLACK * (fv.height + ev.height) + 1024:  # the kernel's table: span
             ek = ev.get_column(by[0]).cast(pl.Int64)
             ok = (ek.is_not_null() & (ek >= lo) & (ek <= hi)).to_numpy()
             e = ek.fill_null(lo).to_numpy() - lo
@@ -406,79 +413,134 @@ def _group_ids(ev: pl.DataFrame, fv: pl.DataFrame, by: list[str]) -> tuple[Array
     )
 
 
-def _preference_order(fv: pl.DataFrame, ts_int: Array, created: str | None) -> Array:
-    """Row positions from least to most preferred: by ts, then created (NULL lowest), then
-    input position. Skips the sort when the rows are already in that order."""
-    if _in_order(fv, ts_int, created):
-        return np.arange(fv.height, dtype=np.int64)
-    sort_by: list[pl.Expr] = [pl.col("__ts")] + ([pl.col(created)] if created else [])
-    frame = pl.DataFrame({"__ts": ts_int}) if created is None else fv.select(created)
-    order = (
-        frame.with_columns(__ts=ts_int)
-        .select(pl.arg_sort_by(sort_by, nulls_last=False, maintain_order=True))
-        .to_series()
-    )
-    return order.cast(pl.Int64).to_numpy()
-
-
-def _in_order(fv: pl.DataFrame, ts_int: Array, created: str | None) -> bool:
-    step = np.diff(ts_int)
-    if (step < 0).any():
-        return False
+def _created(fv: pl.DataFrame, created: str | None) -> tuple[Array, np.ndarray[Any, Any]]:
+    """The tie-breaker as int64 plus a validity mask (NULL loses every tie)."""
     if created is None:
-        return True
-    ties = np.flatnonzero(step == 0)
-    if not ties.size:
-        return True
-    c = fv.get_column(created)
-    a, b = c.gather(ties), c.gather(ties + 1)
-    ok = a.is_null() | (b.is_not_null() & (b >= a).fill_null(False))
-    return bool(ok.all())
+        return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.bool_)
+    column = fv.get_column(created)
+    values = column.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+    return values.astype(np.int64, copy=False), column.is_not_null().to_numpy()
 
 
-def _asof(
-    gid_f: Array, gid_e: Array, avail: Array, t0_int: Array, pref: Array, running: bool
-) -> Array:
-    """For each event, the feature position of its best available row, or -1.
-
-    ``pref`` lists feature positions from least to most preferred. Without ``running``
-    (no known_at), availability order is preference order, so the last available row of
-    the entity is the answer. With it, rows are ordered by availability and a running
-    maximum of the preference rank inside each entity gives the best row available so far.
-    """
-    n = len(gid_f)
-    if running:
-        rank = np.empty(n, dtype=np.int64)
-        rank[pref] = np.arange(n, dtype=np.int64)
-        order = _argsort(avail)
-    else:
-        order = pref
-    avail_sorted = avail[order]
-    composite = _sort(gid_f[order] * n + np.arange(n, dtype=np.int64))
-    if running:
-        rows = order[composite % n]
-        best = np.maximum.accumulate((composite // n) * n + rank[rows])
-        chosen = pref[best % n]
-    else:
-        chosen = order[composite % n]
-    # available count per event: the events sorted by t0 make searchsorted cache-friendly
-    by_t0 = _argsort(t0_int)
-    seen = np.empty(len(t0_int), dtype=np.int64)
-    seen[by_t0] = np.searchsorted(avail_sorted, t0_int[by_t0], side="left")
-    query = np.where(gid_e >= 0, gid_e, 0) * n + seen
-    by_q = _argsort(query)
-    pos = np.empty(len(query), dtype=np.int64)
-    pos[by_q] = np.searchsorted(composite, query[by_q], side="left") - 1
-    safe = np.maximum(pos, 0)
-    hit = (gid_e >= 0) & (pos >= 0) & (composite[safe] // n == gid_e)
-    return np.where(hit, chosen[safe], -1)
-
-
-def _argsort(values: Array) -> Array:
-    """Argsort on Polars' multi-threaded sort (faster than numpy's on 2 cores). Not stable:
-    callers only need ties grouped, not ordered."""
+def _order(values: Array) -> Array:
+    """Positions in ascending order of ``values``; an empty array when they already are (the
+    kernel then walks them in place). Ties may come in any order: rows with equal
+    availability become eligible together, events with equal t0 see the same rows."""
+    if len(values) < 2 or bool((values[1:] >= values[:-1]).all()):
+        return np.empty(0, dtype=np.int64)
     return pl.Series(values).arg_sort().cast(pl.Int64).to_numpy()
 
 
-def _sort(values: Array) -> Array:
-    return pl.Series(values).sort().to_numpy()
+def _merged(
+    avail: Array,
+    gid_f: Array,
+    ts: Array,
+    created: Array,
+    c_valid: np.ndarray[Any, Any],
+    use_created: bool,
+) -> Any:
+    """The features put in availability order once (sorting only when they are not), as a
+    function of the events that returns, per event, the position of its row or -1."""
+    f_order = _order(avail)
+    if f_order.size:
+        # gathered up front: the kernel then reads memory in order (several times faster
+        # than chasing a permutation row by row)
+        avail, gid_f, ts = avail[f_order], gid_f[f_order], ts[f_order]
+        if use_created:
+            created, c_valid = created[f_order], c_valid[f_order]
+    features = [
+        _ro(a) for a in (f_order, avail, gid_f, ts, created, c_valid.astype(np.bool_, copy=False))
+    ]
+
+    def run(t0: Array, gid_e: Array, groups: int) -> Array:
+        e_order = _order(t0)
+        if e_order.size:
+            t0, gid_e = t0[e_order], gid_e[e_order]
+        out = np.empty(len(t0), dtype=np.int64)
+        _merge_kernel()(*features, use_created, _ro(t0), _ro(gid_e), groups, out)
+        if not e_order.size:
+            return out
+        winner = np.empty_like(out)
+        winner[e_order] = out
+        return winner
+
+    return run
+
+
+def _merge(
+    f_pos: Array,
+    avail: Array,
+    gid_f: Array,
+    ts: Array,
+    created: Array,
+    c_valid: np.ndarray[Any, Any],
+    use_created: bool,
+    t0: Array,
+    gid_e: Array,
+    groups: int,
+    out: Array,
+) -> None:
+    """One pass over features (in ``avail`` order) and events (in ``t0`` order), the loop
+    of a sort-merge as-of join as pandas' merge_asof runs it: before answering an event,
+    every feature row available before its t0 updates its entity's best row so far; the
+    event reads its entity's best. "Best" compares (ts, created valid, created, input
+    position ``f_pos``; empty = already in input order), so ties need no sort and, with
+    known_at, a row available late but older in ts cannot displace a newer one.
+    O(features + events) time, O(entities) memory. Compiled by numba (_merge_kernel)."""
+    best = np.full(groups, -1, dtype=np.int64)
+    n = avail.shape[0]
+    identity = f_pos.shape[0] == 0
+    j = 0
+    for k in range(t0.shape[0]):
+        t = t0[k]
+        while j < n and avail[j] < t:
+            g = gid_f[j]
+            b = best[g]
+            if b < 0:
+                best[g] = j
+            elif ts[j] != ts[b]:
+                if ts[j] > ts[b]:
+                    best[g] = j
+            elif use_created and c_valid[j] != c_valid[b]:
+                if c_valid[j]:
+                    best[g] = j
+            elif use_created and c_valid[j] and created[j] != created[b]:
+                if created[j] > created[b]:
+                    best[g] = j
+            elif identity or f_pos[j] > f_pos[b]:
+                best[g] = j
+            j += 1
+        g = gid_e[k]
+        b = best[g] if g >= 0 else -1
+        out[k] = b if b < 0 or identity else f_pos[b]
+
+
+_KERNEL: list[Any] = []
+
+
+def _merge_kernel() -> Any:
+    """:func:`_merge` compiled on first use (numba is imported lazily: ``import t0lake``
+    stays fast) for exactly one signature, read-only C arrays in and a writable one out, so
+    each machine compiles it once and ``cache=True`` keeps that on disk for later processes.
+    """
+    if not _KERNEL:
+        import numba
+        from numba import types
+
+        ro_i8 = types.Array(types.int64, 1, "C", readonly=True)
+        ro_b1 = types.Array(types.boolean, 1, "C", readonly=True)
+        out = types.Array(types.int64, 1, "C")
+        signature = types.void(
+            ro_i8, ro_i8, ro_i8, ro_i8, ro_i8, ro_b1, types.boolean, ro_i8, ro_i8,
+            types.int64, out,
+        )  # fmt: skip
+        _KERNEL.append(numba.njit(signature, cache=True, nogil=True)(_merge))
+    return _KERNEL[0]
+
+
+def _ro(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A C-contiguous read-only view (no copy when already contiguous): the one array type
+    the kernel is compiled for."""
+    view = np.ascontiguousarray(values).view()
+    view.flags.writeable = False
+    return view
