@@ -73,7 +73,7 @@ class FeatureStore:
         self._dsn = pg.resolve_dsn(dsn)
         self._supported = None if supported_versions is None else frozenset(supported_versions)
         self.metrics = metrics if metrics is not None else StoreMetrics(registry)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _write calls _schema while holding it
         self._schemas: dict[int, FeatureSchema] = {}
         self._conn = pg.connect(self._dsn, autocommit=True)
         self.cache: LatestCache | None = None

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import strategies as st
 
 from t0lake.fv_record import FeatureVector
@@ -50,19 +49,19 @@ def book_vector(
         "window_start_ms": T0 + i * width_ms,
         "window_end_ms": T0 + (i + 1) * width_ms,
         "features": book_features(i),
-        "created_at_ms": T0 + (i + 1) * width_ms + 500,
         "quality_flags": i % 3,
         "coverage_json": {"sources": 2, "ticks": i % 30},
         "producer_instance": "test-producer",
         "trace_id": f"trace-{i}",
     }
     args.update(overrides)
+    args.setdefault("created_at_ms", args["window_end_ms"] + 500)
     return FeatureVector.build(BOOK, **args)
 
 
-@pytest.fixture
-def store(fresh_dsn: str) -> Iterator[FeatureStore]:
-    with FeatureStore(fresh_dsn) as s:
+def open_store(dsn: str) -> Iterator[FeatureStore]:
+    """Body of the test modules' ``store`` fixture: a cached store with BOOK registered."""
+    with FeatureStore(dsn) as s:
         s.register_feature_schema(BOOK)
         yield s
 

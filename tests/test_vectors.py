@@ -1,0 +1,50 @@
+"""The FeatureStore facade (t0lake/vectors.py) end to end: a producer registers and writes,
+a model reads, a verifier checks a commitment (seed section 10), schemas are discovered."""
+
+from __future__ import annotations
+
+import pytest
+
+import t0lake
+from t0lake.vectors import FeatureStore
+
+from .fvcases import BOOK, book_vector
+
+
+def test_producer_model_verifier(fresh_dsn: str) -> None:
+    with FeatureStore(fresh_dsn) as producer:
+        assert producer.register_feature_schema(BOOK) is True
+        assert producer.register_feature_schema(BOOK) is False
+        producer.write_batch([book_vector("BTC-USD", i) for i in range(10)])
+    with FeatureStore(fresh_dsn, supported_versions=[1]) as model:
+        assert model.list_feature_schemas("test.orderbook") == [BOOK]
+        assert model.list_feature_schemas("other") == []
+        latest = model.get_latest_features("BTC-USD", 1)
+        assert latest is not None and latest.tick_index == 9
+        bundle_commitment = latest.features_hash.hex()  # what an oracle bundle carries
+    with FeatureStore(fresh_dsn, cache=False) as verifier:
+        checked = verifier.verify(
+            "BTC-USD", latest.window_start_ms, latest.window_end_ms, 1, bundle_commitment
+        )
+        assert checked == latest
+        other = book_vector("BTC-USD", 8).features_hash
+        with pytest.raises(t0lake.IntegrityError) as info:
+            verifier.verify("BTC-USD", latest.window_start_ms, latest.window_end_ms, 1, other)
+        assert info.value.context["window_key"] == latest.window_key.hex()
+        assert info.value.context["expected"] == other.hex()
+        with pytest.raises(t0lake.IntegrityError, match="nothing to verify"):
+            verifier.verify("BTC-USD", 0, 1, 1, other)
+        assert verifier.sync() is True  # no cache: nothing to wait for
+
+
+def test_bad_arguments_are_config_errors(fresh_dsn: str) -> None:
+    with FeatureStore(fresh_dsn, cache=False) as s:
+        s.register_feature_schema(BOOK)
+        with pytest.raises(t0lake.ConfigError):
+            s.get_latest_features("BTC USD", 1)
+        with pytest.raises(t0lake.ConfigError):
+            s.get_latest_features("BTC-USD", "1")  # type: ignore[arg-type]
+        with pytest.raises(t0lake.ConfigError, match="agg"):
+            s.query_features("BTC-USD", 0, 10, 1, every="5m", agg="mean")
+    with pytest.raises(t0lake.ConfigError, match="cannot connect"):
+        FeatureStore("host=127.0.0.1 port=1 dbname=x connect_timeout=1", cache=False)
