@@ -422,13 +422,20 @@ def _created(fv: pl.DataFrame, created: str | None) -> tuple[Array, np.ndarray[A
     return values.astype(np.int64, copy=False), column.is_not_null().to_numpy()
 
 
-def _order(values: Array) -> Array:
-    """Positions in ascending order of ``values``; an empty array when they already are (the
-    kernel then walks them in place). Ties may come in any order: rows with equal
+def _sorted_by_first(
+    columns: dict[str, np.ndarray[Any, Any]],
+) -> tuple[dict[str, np.ndarray[Any, Any]], Array]:
+    """The columns in ascending order of the first, and the input position of each row
+    (empty, and the columns untouched, when they already are in order). One Polars sort of
+    the whole frame: faster on 2 cores than an argsort and a gather per column, and the
+    kernel then reads memory in order. Ties may come in any order: rows with equal
     availability become eligible together, events with equal t0 see the same rows."""
-    if len(values) < 2 or bool((values[1:] >= values[:-1]).all()):
-        return np.empty(0, dtype=np.int64)
-    return pl.Series(values).arg_sort().cast(pl.Int64).to_numpy()
+    first = next(iter(columns.values()))
+    if len(first) < 2 or bool((first[1:] >= first[:-1]).all()):
+        return columns, np.empty(0, dtype=np.int64)
+    frame = pl.DataFrame(columns).with_row_index("__pos").sort(next(iter(columns)))
+    out = {name: frame.get_column(name).to_numpy() for name in columns}
+    return out, frame.get_column("__pos").cast(pl.Int64).to_numpy()
 
 
 def _merged(
@@ -441,21 +448,20 @@ def _merged(
 ) -> Any:
     """The features put in availability order once (sorting only when they are not), as a
     function of the events that returns, per event, the position of its row or -1."""
-    f_order = _order(avail)
-    if f_order.size:
-        # gathered up front: the kernel then reads memory in order (several times faster
-        # than chasing a permutation row by row)
-        avail, gid_f, ts = avail[f_order], gid_f[f_order], ts[f_order]
-        if use_created:
-            created, c_valid = created[f_order], c_valid[f_order]
+    columns = {"avail": avail, "gid": gid_f, "ts": ts}
+    if use_created:
+        columns |= {"created": created, "valid": c_valid}
+    columns, f_order = _sorted_by_first(columns)
+    avail, gid_f, ts = columns["avail"], columns["gid"], columns["ts"]
+    if use_created:
+        created, c_valid = columns["created"], columns["valid"]
     features = [
         _ro(a) for a in (f_order, avail, gid_f, ts, created, c_valid.astype(np.bool_, copy=False))
     ]
 
     def run(t0: Array, gid_e: Array, groups: int) -> Array:
-        e_order = _order(t0)
-        if e_order.size:
-            t0, gid_e = t0[e_order], gid_e[e_order]
+        ordered, e_order = _sorted_by_first({"t0": t0, "gid": gid_e})
+        t0, gid_e = ordered["t0"], ordered["gid"]
         out = np.empty(len(t0), dtype=np.int64)
         _merge_kernel()(*features, use_created, _ro(t0), _ro(gid_e), groups, out)
         if not e_order.size:
