@@ -44,6 +44,8 @@ _I64 = 2**63 - 1
 _I32 = 2**31 - 1
 _U32 = 2**32 - 1
 _MAX_TEXT = 256
+# one encoder for every record (json.dumps with options builds a new one per call)
+_COVERAGE_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def canonical_coverage(coverage: object) -> str:
     if not isinstance(coverage, Mapping):
         raise _invalid("coverage_json must be a mapping (a JSON object)", field="coverage_json")
     try:
-        return json.dumps(coverage, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return _COVERAGE_JSON.encode(coverage)
     except (TypeError, ValueError) as exc:
         raise _invalid(f"coverage_json is not JSON: {exc}", field="coverage_json") from None
 

@@ -28,12 +28,14 @@ import psycopg
 
 from t0lake.errors import (
     ConfigError,
+    IntegrityError,
     InvalidVectorError,
     SchemaVersionError,
     T0LakeError,
     VectorConflictError,
 )
-from t0lake.fv_record import FeatureVector, canonical_coverage, check_features, check_vector
+from t0lake.fv_codec import decode_columns
+from t0lake.fv_record import FeatureVector, canonical_coverage, check_vector
 from t0lake.fv_schema import FeatureSchema
 
 __all__ = ["CONTENT_FIELDS", "WriteResult", "write_vectors"]
@@ -118,16 +120,21 @@ def _with_index(exc: T0LakeError, index: int, vector: object) -> T0LakeError:
 def _validate(
     vectors: Sequence[FeatureVector], schema_of: Callable[[int], FeatureSchema]
 ) -> dict[bytes, int]:
-    """Check every record; first index of each window_key; raise naming the bad record."""
+    """Check every record; first index of each window_key; raise naming the bad record.
+
+    Blobs are checked per schema version in one columnar pass (``decode_columns``), which
+    applies exactly the checks of ``decode_features`` at a fraction of the cost."""
     first: dict[bytes, int] = {}
+    by_version: dict[int, list[int]] = {}
     for i, v in enumerate(vectors):
         try:
             if not isinstance(v, FeatureVector):
                 raise InvalidVectorError(f"not a FeatureVector: {type(v).__name__}")
             check_vector(v)
-            check_features(v, schema_of(v.feature_schema_version))
+            schema_of(v.feature_schema_version)
         except (InvalidVectorError, SchemaVersionError) as exc:
             raise _with_index(exc, i, v) from None
+        by_version.setdefault(v.feature_schema_version, []).append(i)
         j = first.setdefault(v.window_key, i)
         if j != i:
             fields = [
@@ -146,6 +153,13 @@ def _validate(
                     window_key=v.window_key.hex(),
                     fields=fields,
                 )
+    for version, indexes in by_version.items():
+        try:
+            decode_columns(schema_of(version), [vectors[i].features_blob for i in indexes], [])
+        except IntegrityError as exc:
+            i = indexes[int(exc.context["row"])]
+            bad = InvalidVectorError(exc.message, field="features_blob")
+            raise _with_index(bad, i, vectors[i]) from None
     return first
 
 
