@@ -5,6 +5,8 @@
 --
 --   fv.window_key(...)          the window key of docs/feature_vectors.md, identical to
 --                               t0lake.fv_codec.window_key (tests compare them)
+--   fv.schema_hash(...)         sha256 of a schema's canonical JSON, identical to
+--                               t0lake.FeatureSchema.schema_hash (tests compare them)
 --   fv.notify_vectors_changed() statement triggers on fv.feature_vectors: NOTIFY t0lake_fv
 --                               once per (market_id, schema version) a statement inserted or
 --                               deleted, so in-process caches of latest reads drop exactly
@@ -22,6 +24,27 @@ RETURN sha256('\x74306c616b652f66762f77696e646f775f6b65792f763100'::bytea  -- t0
               || int8send(epoch_id) || int4send(tick_index)
               || int8send(window_start_ms) || int8send(window_end_ms)
               || int2send(feature_schema_version));
+
+-- The canonical JSON of docs/feature_vectors.md: keys sorted, no whitespace, every key of a
+-- feature present (scale 0 and nullable false by default), features in array order. Names and
+-- domains are ASCII (t0lake refuses others), so to_json writes them as Python's json.dumps.
+CREATE OR REPLACE FUNCTION fv.schema_hash(feature_schema_version smallint, domain text,
+                                          features jsonb)
+RETURNS bytea
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+RETURN sha256(convert_to(
+  '{"domain":' || to_json(domain)::text
+  || ',"feature_schema_version":' || feature_schema_version
+  || ',"features":['
+  || (SELECT coalesce(string_agg(
+              '{"name":' || to_json(f.doc ->> 'name')::text
+              || ',"nullable":' || coalesce((f.doc ->> 'nullable')::boolean, false)::text
+              || ',"scale":' || coalesce((f.doc ->> 'scale')::integer, 0)
+              || ',"type":' || to_json(f.doc ->> 'type')::text || '}',
+              ',' ORDER BY f.ord), '')
+        FROM jsonb_array_elements(features) WITH ORDINALITY AS f (doc, ord))
+  || ']}', 'UTF8'));
 
 -- The payload is a JSON object {"m": market_id, "v": version} (at most ~300 bytes: market ids
 -- are <= 256 characters), or {"all": true} after TRUNCATE. NOTIFY is transactional: listeners

@@ -12,14 +12,15 @@
 -- market and version one 15-minute window ending every 15 minutes from 2026-01-10 00:00 UTC
 -- to 2026-01-16 23:45 UTC (7 days of 96 windows, epoch_id = day, tick_index = window of
 -- the day); each vector is created 2 to 61 seconds after its window
--- closed. features_blob is 8 big-endian int64 fixed-point values (a stand-in for the
--- canonical encoding of the FeatureVector API), features_hash = sha256(features_blob), and
--- window_key = sha256 of the window's identity fields.
+-- closed. features_blob is the canonical encoding (version 1, docs/feature_vectors.md) of 8
+-- non-NULL int64 fixed-point values, schema_hash = fv.schema_hash(...), features_hash =
+-- sha256(features_blob), window_key = fv.window_key(...) (sql/51_feature_vector_api.sql): the
+-- rows are what t0lake.FeatureStore writes, and it reads and proves them.
 
 INSERT INTO fv.feature_schemas (feature_schema_version, domain, schema_hash, created_at_ms,
                                 features)
-SELECT v.version, 'example.orderbook', sha256(convert_to(v.features::text, 'UTF8')),
-       1767225600000, v.features
+SELECT v.version, 'example.orderbook',
+       fv.schema_hash(v.version, 'example.orderbook', v.features), 1767225600000, v.features
   FROM (VALUES
     (1::smallint, '[{"name": "mid_px", "type": "i64", "scale": 8},
                     {"name": "spread_bps", "type": "i64", "scale": 2},
@@ -44,9 +45,8 @@ INSERT INTO fv.feature_vectors (window_key, market_id, epoch_id, tick_index, win
                                 window_end_ms, feature_schema_version, features_blob,
                                 features_hash, quality_flags, coverage_json, created_at_ms,
                                 producer_instance, trace_id)
-SELECT sha256(convert_to(format('t0lake-example-window|%s|%s|%s|%s|%s|%s', w.market_id,
-                                w.epoch_id, w.tick_index, w.start_ms, w.end_ms, w.version),
-                         'UTF8')),
+SELECT fv.window_key(w.market_id, w.epoch_id, w.tick_index, w.start_ms, w.end_ms,
+                     w.version),
        w.market_id, w.epoch_id, w.tick_index, w.start_ms, w.end_ms, w.version, w.blob,
        sha256(w.blob),
        CASE WHEN abs(hashtext('quality:' || w.seed)) % 10 = 0 THEN 1 ELSE 0 END,
@@ -60,12 +60,16 @@ SELECT sha256(convert_to(format('t0lake-example-window|%s|%s|%s|%s|%s|%s', w.mar
            1768003200000 + (t.i - 1) * 900000 AS start_ms,
            1768003200000 + t.i * 900000 AS end_ms,
            m.market_id || '|' || s.version || '|' || t.i AS seed,
-           (SELECT string_agg(int8send(abs(hashtext(format('f|%s|%s|%s|%s', m.market_id,
-                                                           s.version, t.i, f)))::bigint),
-                              ''::bytea ORDER BY f)
-              FROM generate_series(1, 8) AS f) AS blob
+           -- header: magic T0FV, encoding 1, version, schema_hash, 8 features, no NULLs
+           '\x5430465601'::bytea || int2send(s.version) || s.schema_hash
+             || '\x000800'::bytea
+             || (SELECT string_agg(int8send(abs(hashtext(format('f|%s|%s|%s|%s', m.market_id,
+                                                                s.version, t.i, f)))::bigint),
+                                   ''::bytea ORDER BY f)
+                   FROM generate_series(1, 8) AS f) AS blob
       FROM (VALUES ('BTC-USD'), ('ETH-USD'), ('SOL-USD'), ('XAU-USD')) AS m (market_id)
-     CROSS JOIN (VALUES (1::smallint), (2::smallint)) AS s (version)
+     CROSS JOIN (SELECT feature_schema_version, schema_hash FROM fv.feature_schemas
+                  WHERE domain = 'example.orderbook') AS s (version, schema_hash)
      CROSS JOIN generate_series(0, 7 * 96 - 1) AS t (i)
   ) AS w
  WHERE NOT EXISTS (SELECT 1 FROM fv.feature_vectors)

@@ -226,7 +226,7 @@ def test_example_rows_are_valid_and_deterministic(example_dsn: str) -> None:
             assert day == utc.date() and end_at == utc.replace(tzinfo=None)
             created = datetime(1970, 1, 1) + timedelta(milliseconds=created_ms)
             assert created_at == created and created_ms > end_ms
-            assert hashlib.sha256(blob).digest() == bytes(digest) and len(blob) == 64
+            assert hashlib.sha256(blob).digest() == bytes(digest) and len(blob) == 42 + 64
             days[day] = days.get(day, 0) + 1
         assert days == {date(2026, 1, 10) + timedelta(d): 768 for d in range(7)}
         before = conn.execute(

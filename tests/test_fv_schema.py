@@ -4,14 +4,18 @@ definitions refused before they could reach the registry."""
 from __future__ import annotations
 
 import hashlib
+import json
 
+import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import t0lake
 from t0lake.fv_schema import FeatureDef, FeatureSchema
 
 from .fv_reference import ref_schema_hash
-from .fvcases import BOOK
+from .fvcases import BOOK, schemas
 
 
 def test_canonical_json_is_sorted_compact_and_complete() -> None:
@@ -61,3 +65,24 @@ def test_every_part_of_a_schema_is_in_its_hash() -> None:
 def test_bad_definitions_are_refused(make: object, match: str) -> None:
     with pytest.raises(t0lake.ConfigError, match=match):
         make()  # type: ignore[operator]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(schema=schemas(max_features=8), explicit=st.booleans())
+def test_schema_hash_matches_sql(
+    pg_conn: psycopg.Connection, schema: FeatureSchema, explicit: bool
+) -> None:
+    # the stored features may omit defaults (scale 0, nullable false): same hash
+    features = schema.features_json()
+    if not explicit:
+        features = [
+            {k: v for k, v in f.items() if (k, v) not in (("scale", 0), ("nullable", False))}
+            for f in features
+        ]
+    (digest,) = pg_conn.execute(
+        "SELECT fv.schema_hash(%s::smallint, %s, %s::jsonb)",
+        (schema.version, schema.domain, json.dumps(features)),
+    ).fetchone() or (None,)
+    assert bytes(digest) == schema.schema_hash

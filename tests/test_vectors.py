@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import t0lake
+from t0lake import pg
 from t0lake.vectors import FeatureStore
 
 from .fvcases import BOOK, book_vector
@@ -48,3 +49,24 @@ def test_bad_arguments_are_config_errors(fresh_dsn: str) -> None:
             s.query_features("BTC-USD", 0, 10, 1, every="5m", agg="mean")
     with pytest.raises(t0lake.ConfigError, match="cannot connect"):
         FeatureStore("host=127.0.0.1 port=1 dbname=x connect_timeout=1", cache=False)
+
+
+def test_the_example_store_is_readable_and_proven(fresh_dsn: str) -> None:
+    """`db init --examples` writes what FeatureStore writes: every example row decodes,
+    verifies and matches the SQL window key; schemas prove their hash."""
+    with pg.connect(fresh_dsn) as conn:
+        pg.apply_sql(conn, examples=True)
+    with FeatureStore(fresh_dsn, cache=False) as s:
+        schemas = s.list_feature_schemas("example.orderbook")
+        assert [x.version for x in schemas] == [1, 2]
+        assert schemas[1].names[-1] == "realized_vol"
+        latest = s.get_latest_features("XAU-USD", 2)
+        assert latest is not None and latest.window_end_ms == 1_768_003_200_000 + 671 * 900_000
+        assert set(latest.features or {}) == set(schemas[1].names)
+        s.verify("XAU-USD", latest.window_start_ms, latest.window_end_ms, 2, latest.features_hash)
+        for version in (1, 2):
+            frame = s.query_features("BTC-USD", 0, 2**62, version, every="1d")
+            # windows end every 15 min from 2026-01-10 00:00 to 2026-01-16 23:45: the first
+            # one ends on a day boundary, so it belongs to the day before (end - 1 ms)
+            assert frame["n_windows"].to_list() == [1] + [96] * 6 + [95]
+        assert len(s.get_features_by_epoch("SOL-USD", 3, 17)) == 2
