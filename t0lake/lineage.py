@@ -116,6 +116,15 @@ def attach(df: pl.DataFrame, record: Record | Callable[[], Record]) -> pl.DataFr
     return df
 
 
+def _entry(df: pl.DataFrame) -> _Entry | None:
+    """The live record of a frame t0lake returned and nobody changed since, or None."""
+    with _LOCK:
+        entry = _TABLE.get(id(df))
+    if entry is None or entry.ref() is not df or entry.shape != _shape(df):
+        return None
+    return entry
+
+
 def frame_fingerprint(df: pl.DataFrame) -> Fingerprint:
     """The fingerprint of a frame t0lake returned (``pit_join``, snapshot reads).
 
@@ -135,8 +144,16 @@ def frame_fingerprint(df: pl.DataFrame) -> Fingerprint:
             "this frame was changed in place after t0lake returned it, so its fingerprint "
             "no longer describes it"
         )
+    return _fingerprint(entry)
+
+
+def _fingerprint(entry: _Entry) -> Fingerprint:
+    """Built outside the lock: a record may need the records of its inputs first."""
     if entry.fingerprint is None:
-        entry.fingerprint = Fingerprint.of(entry.make())
+        fingerprint = Fingerprint.of(entry.make())
+        with _LOCK:
+            if entry.fingerprint is None:
+                entry.fingerprint = fingerprint
     return entry.fingerprint
 
 
@@ -220,21 +237,39 @@ def pit_record(
     features: Record | pl.DataFrame,
     params: Mapping[str, Any],
 ) -> Callable[[], Record]:
-    """The (lazily built) record of a point-in-time join: its inputs and parameters."""
-    events = events.clone()  # zero-copy; immune to later in-place changes of the caller's
-    if isinstance(features, pl.DataFrame):
-        features = features.clone()
+    """The (lazily built) record of a point-in-time join: its inputs and parameters.
+
+    An input that is itself a t0lake frame (a snapshot read, an earlier join whose result
+    now gets more features) is recorded by its own record, so chains of joins keep the
+    whole lineage down to snapshot days; any other frame by its content hash."""
+    event_source = _source(events)
+    feature_source: Callable[[], Record]
+    if isinstance(features, dict):
+        record = features
+        feature_source = lambda: record  # noqa: E731
+    else:
+        feature_source = _source(features)
 
     def make() -> Record:
         return {
             "kind": "pit_join",
-            "events": frame_record(events),
-            "features": features if isinstance(features, dict) else frame_record(features),
+            "events": event_source(),
+            "features": feature_source(),
             "params": dict(params),
             "t0lake_version": version(),
         }
 
     return make
+
+
+def _source(df: pl.DataFrame) -> Callable[[], Record]:
+    """How to record an input later: by its t0lake record if it has one, otherwise by the
+    content of a zero-copy clone taken now (immune to the caller's later in-place edits)."""
+    entry = _entry(df)
+    if entry is not None:
+        return lambda: _fingerprint(entry).record
+    clone = df.clone()
+    return lambda: frame_record(clone)
 
 
 def join_params(

@@ -182,3 +182,18 @@ def test_snapshot_join_is_reproduced_from_the_same_snapshot(lake: str) -> None:
     narrow = t0lake.pit_join(events, snap, "grp", "t0", "ts", max_age="12h")
     assert lineage.frame_fingerprint(narrow).record["features"]["start"] == "2026-03-03"
     assert lineage.frame_fingerprint(narrow) != fp  # max_age is a parameter too
+
+
+def test_a_join_of_t0lake_frames_keeps_their_records() -> None:
+    """Adding features from a second source to a joined frame nests the first join's
+    record, so the lineage goes all the way down."""
+    first = t0lake.pit_join(_events(), _features(), "id", "t0", "ts")
+    more = _features().rename({"ts": "ts2", "x": "x2"})
+    second = t0lake.pit_join(first, more, "id", "t0", "ts2")
+    record = lineage.frame_fingerprint(second).record
+    assert record["events"] == lineage.frame_fingerprint(first).record
+    assert record["features"]["kind"] == "frame"
+    # a frame derived from the first join is recorded by content instead
+    third = t0lake.pit_join(first.with_columns(pl.col("x")), more, "id", "t0", "ts2")
+    assert lineage.frame_fingerprint(third).record["events"]["kind"] == "frame"
+    assert third.equals(second)
