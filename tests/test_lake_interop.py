@@ -38,8 +38,9 @@ def test_duckdb_and_polars_read_the_hot_tier_as_is(lake: str) -> None:
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # DuckDB labels timestamptz with its session zone
         hot = {"glob": glob}
-        arrow = con.execute(
-            "SELECT * EXCLUDE (tier, day) FROM read_parquet($glob, hive_partitioning = true)", hot
+        arrow = con.sql(
+            "SELECT * EXCLUDE (tier, day) FROM read_parquet($glob, hive_partitioning = true)",
+            params=hot,
         ).to_arrow_table()
         days = con.execute(
             "SELECT count(DISTINCT day) FROM read_parquet($glob, hive_partitioning = true)", hot
