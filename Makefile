@@ -27,3 +27,4 @@ bench: install
 	$(RUN) python benchmarks/bench_hash.py
 	$(RUN) python benchmarks/bench_export.py
 	$(RUN) python benchmarks/bench_scan.py
+	$(RUN) python benchmarks/bench_online.py
