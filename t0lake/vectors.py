@@ -178,6 +178,11 @@ class FeatureStore:
         except T0LakeError as exc:
             self._log_refused(vectors, exc, "feature_vector_invalid")
             raise
+        if self.cache is not None:
+            # read-your-writes in this process at once, without waiting for the NOTIFY
+            for key in {(vectors[i].market_id, vectors[i].feature_schema_version)
+                        for i in result.written}:  # fmt: skip
+                self.cache.invalidate(key)
         self.metrics.written.inc(len(result.written))
         self.metrics.unchanged.inc(len(result.existing))
         for i in result.written:

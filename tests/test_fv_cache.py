@@ -144,3 +144,13 @@ def test_capacity_and_ttl(fresh_dsn: str) -> None:
         cache.close()
     with pytest.raises(ValueError):
         LatestCache(fresh_dsn, max_entries=0)
+
+
+def test_a_store_reads_its_own_writes_at_once(fresh_dsn: str) -> None:
+    with FeatureStore(fresh_dsn) as s:
+        s.register_feature_schema(BOOK)
+        for i in range(20):
+            s.write(book_vector("OWN", i))
+            latest = s.get_latest_features("OWN", 1)  # no sync(): the write dropped the entry
+            assert latest is not None and latest.tick_index == i
+            assert s.get_latest_features("OWN", 1) == latest
