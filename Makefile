@@ -27,4 +27,5 @@ bench: install
 	$(RUN) python benchmarks/bench_hash.py
 	$(RUN) python benchmarks/bench_export.py
 	$(RUN) python benchmarks/bench_scan.py
+	$(RUN) python benchmarks/bench_pit.py
 	$(RUN) python benchmarks/bench_online.py

@@ -362,9 +362,9 @@ def _join(
         if known_at is not None:
             avail = np.maximum(avail, _ints(fv.get_column(known_at), unit))
         c_int, c_valid = _created(fv, created)
-        winner = _merged(avail, gid_f, ts_int, c_int, c_valid, created is not None)(
-            t0_int, gid_e, groups
-        )
+        shift = None if known_at is not None else 0 if strict else 1
+        merged = _merged(avail, gid_f, ts_int, c_int, c_valid, created is not None, shift)
+        winner = merged(t0_int, gid_e, groups)
         if max_age is not None:
             hit = winner >= 0
             too_old = np.zeros_like(hit)
@@ -390,7 +390,7 @@ def _group_ids(ev: pl.DataFrame, fv: pl.DataFrame, by: list[str]) -> tuple[Array
             ek = ev.get_column(by[0]).cast(pl.Int64)
             ok = (ek.is_not_null() & (ek >= lo) & (ek <= hi)).to_numpy()
             e = ek.fill_null(lo).to_numpy() - lo
-            return fk - lo, np.where(ok, e, -1).astype(np.int64), span
+            return (fk if lo == 0 else fk - lo), np.where(ok, e, -1).astype(np.int64), span
     keys = [
         pl.col(k).cast(pl.String) if _key_kind(fv.schema[k]) == "string" else pl.col(k) for k in by
     ]
@@ -445,14 +445,21 @@ def _merged(
     created: Array,
     c_valid: np.ndarray[Any, Any],
     use_created: bool,
+    shift: int | None,
 ) -> Any:
     """The features put in availability order once (sorting only when they are not), as a
-    function of the events that returns, per event, the position of its row or -1."""
-    columns = {"avail": avail, "gid": gid_f, "ts": ts}
+    function of the events that returns, per event, the position of its row or -1.
+
+    ``shift``: ``ts == avail + shift`` (no known_at), so ts is not carried through the
+    sort but rebuilt from the sorted avail; None when ts says more than avail."""
+    columns = {"avail": avail, "gid": gid_f}
+    if shift is None:
+        columns["ts"] = ts  # sorted along only when it says more than avail
     if use_created:
         columns |= {"created": created, "valid": c_valid}
     columns, f_order = _sorted_by_first(columns)
-    avail, gid_f, ts = columns["avail"], columns["gid"], columns["ts"]
+    avail, gid_f = columns["avail"], columns["gid"]
+    ts = columns["ts"] if shift is None else avail if shift == 0 else avail + shift
     if use_created:
         created, c_valid = columns["created"], columns["valid"]
     features = [
