@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,11 +99,7 @@ class LakeStorage:
         same bytes, so no exclusivity is needed here."""
         path = self.full(relative)
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.tmp-{os.getpid()}-{id(data)}"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            os.replace(_durable_temp(path, data), path)
         else:
             self.fs.pipe_file(path, data)
 
@@ -114,16 +111,17 @@ class LakeStorage:
         """
         path = self.full(relative)
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            # Written in full under a temporary name, then linked into place: link() fails if
+            # the name exists, and a reader never sees a manifest half-written.
+            tmp = _durable_temp(path, data)
             try:
-                with open(path, "xb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                os.link(tmp, path)
             except FileExistsError:
                 raise CommitConflictError(
                     f"{relative} was committed by someone else", path=relative
                 ) from None
+            finally:
+                os.unlink(tmp)
             return
         if not self.is_s3:
             raise ConfigError(
@@ -146,6 +144,17 @@ class LakeStorage:
                 f"writing {relative} failed without saying whether it happened: {exc}",
                 path=relative,
             ) from exc
+
+
+def _durable_temp(path: str, data: bytes) -> str:
+    """``data`` written and fsynced under a unique temporary name beside ``path``."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
+    with open(tmp, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tmp
 
 
 def _is_precondition_failed(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ import pytest
 
 import t0lake
 from t0lake import commit
-from t0lake.errors import CommitStateUnknownError
+from t0lake.errors import CommitConflictError, CommitStateUnknownError
 from t0lake.manifest import DayEntry, FileEntry, Manifest, schema_hash, schema_to_b64
 from t0lake.storage import LakeStorage, open_storage
 from tests.lakecases import DAYS, EP
@@ -174,3 +174,16 @@ def test_two_exporters_racing_both_land(
     snap.verify()
     committed = sorted(r["snapshot_id"] for r in results if r["committed"])
     assert committed == [1, 2]  # both commits are in the chain
+
+
+def test_a_manifest_appears_whole_or_not_at_all(lake_dir: str) -> None:
+    """put_if_absent links a fully written temporary file into place (so a racing reader
+    never opens a half-written manifest): the bytes are all there, the name stays exclusive,
+    and no temporary file is left behind, after a success or after a conflict."""
+    storage = open_storage(lake_dir)
+    payload = b"x" * 1_000_000
+    storage.put_if_absent("ep.v/_manifests/00000001.json", payload)
+    with pytest.raises(CommitConflictError):
+        storage.put_if_absent("ep.v/_manifests/00000001.json", b"other")
+    assert storage.read_bytes("ep.v/_manifests/00000001.json") == payload
+    assert storage.list_names("ep.v/_manifests") == ["00000001.json"]
