@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from t0lake import commit, hashing
+from t0lake import commit, hashing, lineage
 from t0lake.errors import ConfigError, IntegrityError
 from t0lake.manifest import MANIFEST_DIR, DayEntry, FileEntry, Manifest
 from t0lake.storage import LakeStorage, check_name, open_storage
@@ -213,8 +213,13 @@ class Snapshot:
         *,
         verify: bool = True,
     ) -> pl.DataFrame:
-        """:meth:`scan`, collected."""
-        return self.scan(start, end, columns, filters, verify=verify).collect()
+        """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
+        read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
+        frame = self.scan(start, end, columns, filters, verify=verify).collect()
+        record = lineage.snapshot_record(
+            self, start, end, columns, filters=filters, verified=verify
+        )
+        return lineage.attach(frame, record)
 
     def to_arrow(
         self,

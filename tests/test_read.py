@@ -153,3 +153,27 @@ def test_read_bounds_are_inclusive_and_columns_are_checked(lake: str) -> None:
         t0lake.open(lake).snapshot("lk.other_v")
     assert snap.scan().select(pl.len()).collect().item() == DAYS * ROWS_PER_DAY
     assert snap.scan().head(7).collect().height == 7
+
+
+def test_reads_carry_a_fingerprint_reproduced_by_the_same_snapshot(lake: str) -> None:
+    snap = t0lake.open(lake).snapshot(EP)
+    days = sorted(snap.manifest.days())
+    first, last = days[1], days[2]
+    frame = snap.read(first, last, ["grp", "id"])
+    fp = t0lake.frame_fingerprint(frame)
+    record = fp.record
+    assert (record["entrypoint"], record["snapshot_id"]) == (EP, snap.snapshot_id)
+    assert [d for d, _ in record["days"]] == [first.isoformat(), last.isoformat()]
+    assert record["verified"] is True
+    # a new session, the same snapshot: the same rows, the same fingerprint
+    again = t0lake.open(lake).snapshot(EP, snapshot_id=snap.snapshot_id)
+    again_frame = again.read(first, last, ["grp", "id"])
+    assert again_frame.equals(frame)
+    assert t0lake.frame_fingerprint(again_frame) == fp
+    # other days, other columns, or an unverified read: another fingerprint
+    assert t0lake.frame_fingerprint(snap.read(first, first, ["grp", "id"])) != fp
+    assert t0lake.frame_fingerprint(snap.read(first, last, ["grp"])) != fp
+    assert t0lake.frame_fingerprint(snap.read(first, last, ["grp", "id"], verify=False)) != fp
+    # a frame derived from it is not what t0lake returned: no fingerprint
+    with pytest.raises(t0lake.ConfigError):
+        t0lake.frame_fingerprint(frame.head(1))
