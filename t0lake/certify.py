@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from t0lake import pg
-from t0lake.durations import parse_duration
+from t0lake.durations import parse_positive_duration
 from t0lake.errors import (
     ConfigError,
     DriftError,
@@ -109,10 +109,7 @@ class CertResult:
 def parse_max_age(max_age: timedelta | str) -> timedelta:
     """A positive max age from a timedelta or "1s", "15m", "24h", "7d", "2w"
     (:func:`t0lake.durations.parse_duration`); ConfigError otherwise."""
-    value = parse_duration(max_age, "max age")
-    if value <= timedelta(0):
-        raise ConfigError(f"max age must be positive, got {max_age!r}", max_age=str(max_age))
-    return value
+    return parse_positive_duration(max_age, "max age")
 
 
 def _resolve(conn: psycopg.Connection, entrypoint: str) -> None:

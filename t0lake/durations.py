@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from t0lake.errors import ConfigError
 
-__all__ = ["parse_duration"]
+__all__ = ["parse_duration", "parse_positive_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _WHOLE = re.compile(rf"\s*(?:{_PART.pattern}\s*)+", re.IGNORECASE)
@@ -44,3 +44,14 @@ def parse_duration(value: timedelta | str, parameter: str) -> timedelta:
         parameter=parameter,
         value=repr(value),
     )
+
+
+def parse_positive_duration(value: timedelta | str, parameter: str) -> timedelta:
+    """:func:`parse_duration`, refusing zero and negative durations (an age limit of zero
+    would silently match nothing)."""
+    duration = parse_duration(value, parameter)
+    if duration <= timedelta(0):
+        raise ConfigError(
+            f"{parameter} must be positive, got {value!r}", parameter=parameter, value=repr(value)
+        )
+    return duration

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 
 from t0lake import lineage
-from t0lake.certify import parse_max_age
+from t0lake.durations import parse_positive_duration
 from t0lake.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def pit_join(
     (:func:`t0lake.lineage.frame_fingerprint`).
     """
     keys = _by_list(by)
-    age = parse_max_age(max_age) if max_age is not None else None
+    age = parse_positive_duration(max_age, "max_age") if max_age is not None else None
     inputs = _load_inputs(events, features, keys, t0, ts, created, age, known_at)
     result = _join(inputs.events, inputs.features, keys, t0, ts, created, age, strict, known_at)
     snap = inputs.snapshot

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from t0lake.durations import parse_duration
+from t0lake.durations import parse_duration, parse_positive_duration
 from t0lake.errors import ConfigError
 
 
@@ -37,3 +37,10 @@ def test_refusals_name_the_parameter(bad: object) -> None:
         parse_duration(bad, "label_horizon")  # type: ignore[arg-type]
     assert info.value.context["parameter"] == "label_horizon"
     assert "label_horizon" in info.value.message
+
+
+@pytest.mark.parametrize("bad", ["0s", timedelta(0), timedelta(seconds=-1)])
+def test_positive_durations_refuse_zero_and_less(bad: str | timedelta) -> None:
+    with pytest.raises(ConfigError, match="max_age must be positive"):
+        parse_positive_duration(bad, "max_age")
+    assert parse_positive_duration("1ms", "max_age") == timedelta(milliseconds=1)

@@ -175,7 +175,7 @@ def test_max_age_boundary_is_inclusive_and_accepts_strings() -> None:
     ft = pl.DataFrame({"id": [1, 2], "ts": [_at(0), _at(-1)], "x": [1, 2]})
     out = t0lake.pit_join(ev, ft, "id", "t0", "ts", max_age="24h")
     assert out.get_column("x").to_list() == [1, None]  # exactly 24h old: kept; older: NULL
-    with pytest.raises(ConfigError, match="max age"):
+    with pytest.raises(ConfigError, match="max_age"):
         t0lake.pit_join(ev, ft, "id", "t0", "ts", max_age="a day")
 
 
