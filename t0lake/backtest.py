@@ -39,12 +39,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 
 from t0lake import durations
+from t0lake.dates import parse_day
 from t0lake.errors import ConfigError
 
 __all__ = ["Split", "parse_duration", "splits"]
@@ -204,18 +205,10 @@ def _ceil_days(value: timedelta | str | int, parameter: str) -> int:
 
 
 def _day(value: date | str, parameter: str) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(
-        f"{parameter} must be a date like 2026-01-31, got {value!r}",
-        parameter=parameter,
-        value=repr(value),
-    )
+    day = parse_day(value, parameter)
+    if day is None:
+        raise ConfigError(f"{parameter} is required", parameter=parameter)
+    return day
 
 
 def _day_of(column: str) -> pl.Expr:

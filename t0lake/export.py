@@ -49,6 +49,7 @@ from t0lake.certify import (
     declaration,
     parse_max_age,
 )
+from t0lake.dates import parse_day
 from t0lake.errors import ConfigError, DriftError, IntegrityError, UnsupportedTypeError
 from t0lake.manifest import (
     DayEntry,
@@ -69,7 +70,6 @@ __all__ = [
     "conform",
     "export",
     "export_task",
-    "parse_day",
     "sql_hash_task",
     "write_day",
     "write_parquet",
@@ -91,18 +91,6 @@ _T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def parse_day(value: date | str | None, what: str) -> date | None:
-    """An inclusive bound as a date; ConfigError for anything that is not a calendar day."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{what} must be a date like 2026-11-20, got {value!r}", **{what: str(value)})
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ addition, so they are not reproducible; aggregate the un-downsampled frame for t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ import polars as pl
 import psycopg
 import pyarrow as pa
 
+from t0lake.durations import parse_positive_duration
 from t0lake.errors import ConfigError, IntegrityError
 from t0lake.fv_codec import decode_columns, decode_features, features_hash, window_key
 from t0lake.fv_record import FeatureVector, check_market_id
@@ -84,8 +85,7 @@ _RANGE = (
     " ORDER BY window_end_ms, window_start_ms, epoch_id, tick_index"
 )
 
-_UNITS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_EVERY = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_MS = timedelta(milliseconds=1)
 
 
 def _proven(row: tuple[Any, ...], schema_of: SchemaOf) -> FeatureVector:
@@ -156,17 +156,18 @@ def features_by_epoch(
 
 
 def parse_every(every: str | int) -> int:
-    """A bucket width in milliseconds from ``"30s"``, ``"5m"``, ``"1h30m"``, ``"1d"``... or an
-    int of milliseconds."""
-    if isinstance(every, int) and not isinstance(every, bool):
+    """A bucket width in whole milliseconds from a duration (``"30s"``, ``"5m"``,
+    ``"1h30m"``, ``"1d"``: :func:`t0lake.durations.parse_duration`) or an int of
+    milliseconds."""
+    if isinstance(every, bool):
+        raise ConfigError(f"every={every!r} is not a duration", argument="every")
+    if isinstance(every, int):
         ms = every
-    elif isinstance(every, str) and every and _EVERY.sub("", every) == "":
-        ms = sum(int(n) * _UNITS[u] for n, u in _EVERY.findall(every))
     else:
-        raise ConfigError(
-            f"every={every!r} is not a duration like '30s', '5m', '1h' or milliseconds",
-            argument="every",
-        )
+        width = parse_positive_duration(every, "every")
+        ms, rest = divmod(width, _MS)
+        if rest:
+            raise ConfigError(f"every={every!r} is not a whole number of milliseconds")
     if ms <= 0:
         raise ConfigError("every must be positive", argument="every")
     return ms

@@ -34,6 +34,7 @@ import polars as pl
 import pyarrow as pa
 
 from t0lake import hashing
+from t0lake.dates import parse_day
 from t0lake.errors import ConfigError, UnsupportedTypeError
 
 if TYPE_CHECKING:
@@ -181,8 +182,6 @@ def snapshot_record(
 ) -> Record:
     """The record of a read of ``snapshot``: where, which days by content hash, which
     columns, with which row filters, proven or not."""
-    from t0lake.export import parse_day
-
     first, last = parse_day(start, "start"), parse_day(end, "end")
     manifest = snapshot.manifest
     days = [

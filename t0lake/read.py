@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from t0lake import commit, hashing, lineage
+from t0lake.dates import parse_day
 from t0lake.errors import ConfigError, IntegrityError
 from t0lake.manifest import MANIFEST_DIR, DayEntry, FileEntry, Manifest
 from t0lake.storage import LakeStorage, check_name, open_storage
@@ -296,8 +297,6 @@ class Snapshot:
         return list(dict.fromkeys(columns))
 
     def _parts(self, start: date | str | None, end: date | str | None) -> list[_Part]:
-        from t0lake.export import parse_day
-
         first, last = parse_day(start, "start"), parse_day(end, "end")
         if first and last and first > last:
             raise ConfigError(f"start {first} is after end {last}", start=str(first), end=str(last))

@@ -19,6 +19,7 @@ MODULES = [
     "t0lake.cli.options",
     "t0lake.cli.store",
     "t0lake.certify",
+    "t0lake.dates",
     "t0lake.durations",
     "t0lake.storage",
     "t0lake.manifest",
