@@ -1,8 +1,8 @@
 """Where the lake's bytes live: fsspec filesystems, safe paths, and the one atomic primitive.
 
 Everything a commit needs from storage is "create this object only if it does not exist"
-(put-if-absent). Local disk gives it with an exclusive create; S3 with a conditional
-``PutObject`` (``If-None-Match: *``). A filesystem that cannot promise it is refused,
+(put-if-absent). Local disk gives it with link(2) of a complete temporary file; S3 with a
+conditional ``PutObject`` (``If-None-Match: *``). A filesystem that cannot promise it is refused,
 because without it two exporters could silently overwrite each other's manifests.
 """
 
