@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +15,18 @@ import pyarrow.parquet as pq
 import pytest
 
 import t0lake
+from t0lake import commit, hashing
 from t0lake.cli import main
+from t0lake.export import write_parquet
+from t0lake.manifest import (
+    DayEntry,
+    FileEntry,
+    Manifest,
+    data_path,
+    schema_hash,
+    schema_to_b64,
+)
+from t0lake.storage import open_storage
 from tests.lakecases import DAYS, EP, ROWS_PER_DAY
 
 TAMPERED = date(2026, 3, 2)
@@ -177,3 +189,73 @@ def test_reads_carry_a_fingerprint_reproduced_by_the_same_snapshot(lake: str) ->
     # a frame derived from it is not what t0lake returned: no fingerprint
     with pytest.raises(t0lake.ConfigError):
         t0lake.frame_fingerprint(frame.head(1))
+
+
+# ------------------------------------------------------------------ files holding several days
+
+MULTI_EP = "multi.days_v"
+MULTI_SCHEMA = pa.schema([pa.field("id", pa.int64()), pa.field("x", pa.float64())])
+
+
+def _multi_day_lake(root: str) -> tuple[t0lake.Snapshot, Path]:
+    """A lake of one file holding three days of 4 rows each (as a compaction writes them)."""
+    table = pa.table({"id": list(range(12)), "x": [i / 2 for i in range(12)]}, MULTI_SCHEMA)
+    days = []
+    for i in range(3):
+        rows = table.slice(4 * i, 4)
+        hashes = hashing.column_hashes(rows, ["id"])
+        days.append(
+            DayEntry(
+                day=date(2026, 5, 1) + timedelta(days=i),
+                rows=4,
+                row_offset=4 * i,
+                dataset_hash=hashing.combine(4, ["id"], hashes.values()),
+                columns={name: h.digest for name, h in hashes.items()},
+            )
+        )
+    payload = write_parquet(table)
+    path = data_path(MULTI_EP, "warm", "month=2026-05", "cd" * 32)
+    storage = open_storage(root)
+    storage.write_bytes(path, payload)
+    entry = FileEntry(
+        path=path,
+        tier="warm",
+        bytes=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        rows=12,
+        days=tuple(days),
+    )
+    manifest = Manifest(
+        entrypoint=MULTI_EP,
+        snapshot_id=1,
+        parent_snapshot_id=None,
+        parent_sha256=None,
+        committed_at="2026-11-24T00:00:00+00:00",
+        operation="test",
+        key=("id",),
+        day_expr="d",
+        event_time_col="d",
+        viewdef_hash="v",
+        certification={"cert_id": 1},
+        arrow_schema=schema_to_b64(MULTI_SCHEMA),
+        schema_hash=schema_hash(MULTI_SCHEMA),
+        files=(entry,),
+    )
+    commit.commit(storage, MULTI_EP, lambda head: manifest)
+    return t0lake.open(root).snapshot(MULTI_EP), Path(root) / path
+
+
+def test_a_file_of_several_days_proves_and_returns_only_the_days_asked(lake_dir: str) -> None:
+    snap, path = _multi_day_lake(lake_dir)
+    middle = snap.read("2026-05-02", "2026-05-02")
+    assert middle["id"].to_list() == [4, 5, 6, 7]
+    assert snap.read()["id"].to_list() == list(range(12))
+    # tamper with the last day only: the other days still read, the last one is refused
+    table = pq.read_table(path)
+    x = table.column("x").to_pylist()
+    x[10] = -1.0
+    path.write_bytes(write_parquet(table.set_column(1, "x", pa.array(x, pa.float64()))))
+    assert snap.read("2026-05-01", "2026-05-02")["id"].to_list() == list(range(8))
+    with pytest.raises(t0lake.IntegrityError) as info:
+        snap.read("2026-05-02", "2026-05-03")
+    assert info.value.context["day"] == "2026-05-03" and info.value.context["column"] == "x"
