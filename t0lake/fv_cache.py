@@ -32,6 +32,8 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from t0lake.errors import ConfigError
+
 __all__ = ["CHANNEL", "MISS", "LatestCache", "Ticket"]
 
 CHANNEL: Final = "t0lake_fv"
@@ -64,7 +66,9 @@ class LatestCache:
         reconnect_s: float = 1.0,
     ) -> None:
         if max_entries < 1:
-            raise ValueError("max_entries must be >= 1")
+            raise ConfigError(
+                f"max_entries must be >= 1, got {max_entries}", max_entries=max_entries
+            )
         self._dsn = dsn
         self._max = max_entries
         self._ttl = ttl_s

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from t0lake import pg
+from t0lake.errors import ConfigError
 from t0lake.fv_cache import MISS, LatestCache
 from t0lake.vectors import FeatureStore
 
@@ -142,7 +143,7 @@ def test_capacity_and_ttl(fresh_dsn: str) -> None:
         assert cache.lookup("c")[0] is MISS  # expired
     finally:
         cache.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="max_entries"):
         LatestCache(fresh_dsn, max_entries=0)
 
 
