@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL cluster in a temporary directory, for tests and the demo.
 
 Nothing is assumed to be running: ``initdb`` creates a cluster, ``pg_ctl`` starts it on a
-free port of 127.0.0.1, and leaving the context stops it and deletes the directory.
+free port of 127.0.0.1, and leaving the context stops it and deletes the directory. A
+watchdog does the same if this process dies without leaving it (killed by a timeout, say):
+``pg_ctl`` daemonises the server, which would otherwise outlive us.
 Postgres refuses to run as root, so when this process is root the server runs as the
 ``postgres`` system user.
 """
@@ -63,6 +65,7 @@ class TempPostgres:
         self.port = 0
         self._dir: Path | None = None
         self._user: str | None = "postgres" if os.geteuid() == 0 else None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def dsn(self) -> str:
@@ -116,12 +119,43 @@ class TempPostgres:
             "60",
             "start",
         )
+        self._watchdog = self._watch(data)
         self._run(
             "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", self.dbname
         )
         return self
 
+    def _watch(self, data: Path) -> subprocess.Popen[bytes]:
+        """A shell in a session of its own that waits for this process to end, then stops the
+        server and removes its directory; :meth:`stop` ends it first."""
+        assert self._dir is not None
+        script = (
+            'while [ -d "/proc/$0" ]; do sleep 1; done; '
+            '"$1" -D "$2" -m immediate -w stop >/dev/null 2>&1; rm -rf "$3"'
+        )
+        return subprocess.Popen(
+            [
+                "/bin/sh",
+                "-c",
+                script,
+                str(os.getpid()),
+                str(self.bindir / "pg_ctl"),
+                str(data),
+                str(self._dir),
+            ],
+            user=self._user,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
     def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
         if self._dir is None:
             return
         try:
