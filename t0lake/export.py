@@ -28,9 +28,10 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -185,15 +186,19 @@ class DayTask:
     sql_hash: str = ""  # "" until step 2 judged it; export_task then hashes it itself
 
 
-def sql_hash_task(batch: Sequence[DayTask]) -> dict[date, str]:
+def sql_hash_task(
+    batch: Sequence[DayTask], on_day: Callable[[date, str], None] | None = None
+) -> dict[date, str]:
     """Step 2 for a batch of days: ``audit.t0_dataset_hash`` of each in the shared snapshot,
-    on one connection."""
+    on one connection; ``on_day`` hears of each hash as soon as it is known."""
     out: dict[date, str] = {}
     with pg.connect(batch[0].dsn) as conn:
         for task in batch:
             pg.join_snapshot(conn, task.snapshot)
             out[task.day] = pg.sql_dataset_hash(conn, task.query, task.key)
             conn.rollback()
+            if on_day is not None:
+                on_day(task.day, out[task.day])
     return out
 
 
@@ -201,43 +206,45 @@ def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
     """Step 3 for a batch of days: fetch each (one ADBC connection), prove it against its
     SQL hash, write it. Nothing of a day is written unless its proof holds.
 
-    Days that arrive without a SQL hash are hashed by Postgres on a second connection in a
-    thread of their own, while this one fetches: a day waits for its hash only once it has
-    been fetched and hashed in Python.
+    Days that arrive without a SQL hash are hashed by Postgres, day by day, on a second
+    connection in a thread of its own while this one fetches: each day waits only for its
+    own hash, once it has been fetched and hashed in Python.
     """
     from t0lake.manifest import schema_from_b64
 
     schema = schema_from_b64(batch[0].schema_b64)
     storage = open_storage(batch[0].lake_url, batch[0].storage_options)
-    unhashed = [task for task in batch if not task.sql_hash]
+    sql_hashes = _hash_in_background([task for task in batch if not task.sql_hash])
     out: dict[date, FileEntry] = {}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="t0lake-sql-hash") as hasher:
-        pending = hasher.submit(sql_hash_task, unhashed) if unhashed else None
-        try:
-            with pg.arrow_reader(batch[0].dsn) as fetch:
-                for task in batch:
-                    table = hashing.sort_by_key(
-                        conform(fetch(task.snapshot, task.query + task.fetch_order), schema),
-                        task.key,
-                    )
-                    hashes = hashing.column_hashes(table, task.key)
-                    expect = task.sql_hash
-                    if not expect:
-                        assert pending is not None
-                        expect = pending.result()[task.day]
-                    out[task.day] = write_day(
-                        storage,
-                        task.entrypoint,
-                        task.day,
-                        table,
-                        task.key,
-                        expect=expect,
-                        hashes=hashes,
-                    )
-        finally:
-            if pending is not None:
-                pending.cancel()
+    with pg.arrow_reader(batch[0].dsn) as fetch:
+        for task in batch:
+            table = hashing.sort_by_key(
+                conform(fetch(task.snapshot, task.query + task.fetch_order), schema), task.key
+            )
+            hashes = hashing.column_hashes(table, task.key)
+            expect = task.sql_hash or sql_hashes[task.day].result()
+            out[task.day] = write_day(
+                storage, task.entrypoint, task.day, table, task.key, expect=expect, hashes=hashes
+            )
     return out
+
+
+def _hash_in_background(tasks: list[DayTask]) -> dict[date, Future[str]]:
+    """One future per day, resolved as a daemon thread hashes the days in order; if it
+    fails, every day still waiting gets the error (nobody waits forever)."""
+    futures: dict[date, Future[str]] = {task.day: Future() for task in tasks}
+
+    def run() -> None:
+        try:
+            sql_hash_task(tasks, lambda day, digest: futures[day].set_result(digest))
+        except BaseException as exc:  # handed to the waiting days, re-raised there
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
+
+    if tasks:
+        threading.Thread(target=run, name="t0lake-sql-hash", daemon=True).start()
+    return futures
 
 
 def write_day(
