@@ -223,3 +223,31 @@ def test_dask_local_cluster_runs_the_same_tasks(store_dsn: str, tmp_path: Path) 
     a = t0lake.open(threads).snapshot(EP).manifest
     b = t0lake.open(cluster_lake).snapshot(EP).manifest
     assert [(f.path, f.sha256) for f in a.files] == [(f.path, f.sha256) for f in b.files]
+
+
+def test_a_failing_background_sql_hash_reaches_every_waiting_day() -> None:
+    """If Postgres cannot hash, each day waiting for its hash gets the error (no day waits
+    forever, none is written unproven)."""
+    from t0lake.export import DayTask, _hash_in_background
+
+    closed = "host=127.0.0.1 port=1 user=postgres dbname=none connect_timeout=2"
+    tasks = [
+        DayTask(
+            dsn=closed,
+            snapshot="none",
+            entrypoint="lk.features_v",
+            day=date(2026, 3, d),
+            query="SELECT 1 AS k",
+            fetch_order="",
+            key=("k",),
+            schema_b64="",
+            lake_url="",
+        )
+        for d in (1, 2)
+    ]
+    futures = _hash_in_background(tasks)
+    assert sorted(futures) == [date(2026, 3, 1), date(2026, 3, 2)]
+    for future in futures.values():
+        with pytest.raises(t0lake.ConfigError, match="connect"):
+            future.result(timeout=30)
+    assert _hash_in_background([]) == {}
