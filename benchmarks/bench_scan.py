@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 import t0lake
-from t0lake import commit
+from t0lake import commit, hashing
 from t0lake.export import write_day
 from t0lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
 from t0lake.read import Snapshot
@@ -374,6 +374,41 @@ def headline(
     )
 
 
+def proof_cost(snap: Snapshot, span: int, repeat: int = 5) -> str:
+    """CPU seconds (all threads, ``time.process_time``) of a span-day all-column read by
+    Polars, and of the proof alone over the same rows (every (day, column) digest, one
+    thread): the two costs a verified read cannot avoid."""
+    start = FIRST_DAY
+    end = FIRST_DAY + timedelta(days=span - 1)
+    files = snap.files(start, end)
+    entries = [e for day, (_, e) in sorted(snap.manifest.days().items()) if start <= day <= end]
+    offsets = np.cumsum([0] + [e.rows for e in entries])
+    ranges = [(int(offset), e.rows) for offset, e in zip(offsets, entries, strict=False)]
+
+    def cpu(fn: Callable[[], object]) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            began = time.process_time()
+            fn()
+            best = min(best, time.process_time() - began)
+        return best * 1000
+
+    frame = pl.read_parquet(files, hive_partitioning=False)
+    read_ms = cpu(lambda: pl.read_parquet(files, hive_partitioning=False))
+    proof_ms = cpu(
+        lambda: [
+            hashing.range_digests(n, frame.get_column(n).to_arrow(), snap.schema.field(n), ranges)
+            for n in frame.columns
+        ]
+    )
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU of a {span}-day all-column read: Polars {read_ms:.0f} ms, the proof alone "
+        f"{proof_ms:.0f} ms; spread perfectly over {cores} cores a verified read needs >= "
+        f"{(read_ms + proof_ms) / cores:.0f} ms"
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -450,10 +485,12 @@ def main() -> None:
             times = measure(target, spans, args.days, args.rows_per_day, args.seed)
             console.print(f"{target.name}: measured in {time.perf_counter() - began:.1f} s")
             results.append((target, times))
+        cost = proof_cost(targets[0].snap, check_span)  # the lake is still there
 
     for target, times in results:
         report(console, target, spans, times, args.rows_per_day)
     headline(console, results[0][1], results[0][0])
+    console.print(cost)
     load_after = os.getloadavg()
     console.print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
