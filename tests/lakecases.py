@@ -11,11 +11,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from psycopg import sql
 
 import t0lake
 from t0lake import pg
+from t0lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
 
 EP = "lk.features_v"
 DAYS = 5
@@ -110,3 +112,29 @@ def tree_digest(root: str) -> dict[str, int]:
         for p in sorted(base.rglob("*"))
         if p.is_file()
     }
+
+
+def synthetic_manifest(
+    entrypoint: str,
+    schema: pa.Schema,
+    files: tuple[FileEntry, ...],
+    head: Manifest | None = None,
+) -> Manifest:
+    """The next manifest after ``head`` of a lake written by a test, not by an export: key
+    ``id``, placeholder declaration and certification."""
+    return Manifest(
+        entrypoint=entrypoint,
+        snapshot_id=(head.snapshot_id if head else 0) + 1,
+        parent_snapshot_id=head.snapshot_id if head else None,
+        parent_sha256=head.sha256 if head else None,
+        committed_at="2026-11-24T00:00:00+00:00",
+        operation="test",
+        key=("id",),
+        day_expr="d",
+        event_time_col="d",
+        viewdef_hash="v",
+        certification={"cert_id": 1},
+        arrow_schema=schema_to_b64(schema),
+        schema_hash=schema_hash(schema),
+        files=files,
+    )

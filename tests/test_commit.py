@@ -16,9 +16,9 @@ import pytest
 import t0lake
 from t0lake import commit
 from t0lake.errors import CommitConflictError, CommitStateUnknownError
-from t0lake.manifest import DayEntry, FileEntry, Manifest, schema_hash, schema_to_b64
+from t0lake.manifest import DayEntry, FileEntry, Manifest
 from t0lake.storage import LakeStorage, open_storage
-from tests.lakecases import DAYS, EP
+from tests.lakecases import DAYS, EP, synthetic_manifest
 
 RACE_EP = "race.features_v"
 _SCHEMA = pa.schema([pa.field("id", pa.int64())])
@@ -40,22 +40,7 @@ def _entry(day: date) -> FileEntry:
 def _add_day(day: date) -> Any:
     def build(head: Manifest | None) -> Manifest:
         files = [f for f in (head.files if head else ()) if f.days[0].day != day]
-        return Manifest(
-            entrypoint=RACE_EP,
-            snapshot_id=(head.snapshot_id if head else 0) + 1,
-            parent_snapshot_id=head.snapshot_id if head else None,
-            parent_sha256=head.sha256 if head else None,
-            committed_at="2026-11-24T00:00:00+00:00",
-            operation="test",
-            key=("id",),
-            day_expr="d",
-            event_time_col="d",
-            viewdef_hash="v",
-            certification={"cert_id": 1},
-            arrow_schema=schema_to_b64(_SCHEMA),
-            schema_hash=schema_hash(_SCHEMA),
-            files=(*files, _entry(day)),
-        )
+        return synthetic_manifest(RACE_EP, _SCHEMA, (*files, _entry(day)), head)
 
     return build
 

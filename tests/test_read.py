@@ -21,13 +21,10 @@ from t0lake.export import write_parquet
 from t0lake.manifest import (
     DayEntry,
     FileEntry,
-    Manifest,
     data_path,
-    schema_hash,
-    schema_to_b64,
 )
 from t0lake.storage import open_storage
-from tests.lakecases import DAYS, EP, ROWS_PER_DAY
+from tests.lakecases import DAYS, EP, ROWS_PER_DAY, synthetic_manifest
 
 TAMPERED = date(2026, 3, 2)
 UNTOUCHED = date(2026, 3, 4)
@@ -225,22 +222,7 @@ def _multi_day_lake(root: str) -> tuple[t0lake.Snapshot, Path]:
         rows=12,
         days=tuple(days),
     )
-    manifest = Manifest(
-        entrypoint=MULTI_EP,
-        snapshot_id=1,
-        parent_snapshot_id=None,
-        parent_sha256=None,
-        committed_at="2026-11-24T00:00:00+00:00",
-        operation="test",
-        key=("id",),
-        day_expr="d",
-        event_time_col="d",
-        viewdef_hash="v",
-        certification={"cert_id": 1},
-        arrow_schema=schema_to_b64(MULTI_SCHEMA),
-        schema_hash=schema_hash(MULTI_SCHEMA),
-        files=(entry,),
-    )
+    manifest = synthetic_manifest(MULTI_EP, MULTI_SCHEMA, (entry,))
     commit.commit(storage, MULTI_EP, lambda head: manifest)
     return t0lake.open(root).snapshot(MULTI_EP), Path(root) / path
 
