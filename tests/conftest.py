@@ -48,6 +48,35 @@ def pg_dsn(pg_server: TempPostgres) -> str:
     return pg_server.dsn
 
 
+@pytest.fixture(scope="module", params=["native", "sql"])
+def hash_impl(request: pytest.FixtureRequest, pg_dsn: str) -> str:
+    """Each implementation of the SQL column digests in turn: the C aggregate of
+    ext/t0lake_hash and the pure-SQL reference. Without the extension the native half is
+    skipped, unless T0LAKE_REQUIRE_NATIVE_HASH is set (CI sets it: there it must run)."""
+    impl = str(request.param)
+    if impl == "native":
+        require_native_hash(pg_dsn)
+    return impl
+
+
+def require_native_hash(dsn: str) -> None:
+    """Skip (or, under T0LAKE_REQUIRE_NATIVE_HASH, fail) unless the C aggregate serves."""
+    with pg.connect(dsn) as conn:
+        row = conn.execute("SELECT audit.t0_hash_impl()").fetchone()
+    if row is None or row[0] != "native":
+        message = "the t0lake_hash extension is not installed (make native-hash)"
+        if os.environ.get("T0LAKE_REQUIRE_NATIVE_HASH"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def use_hash_impl(conn: psycopg.Connection, impl: str) -> None:
+    """Make ``conn``'s session hash with ``impl``, and check that it does."""
+    conn.execute("SELECT set_config('t0lake.hash_impl', %s, false)", (impl,))
+    row = conn.execute("SELECT audit.t0_hash_impl()").fetchone()
+    assert row is not None and row[0] == impl
+
+
 @pytest.fixture
 def pg_conn(pg_dsn: str) -> Iterator[psycopg.Connection]:
     with pg.connect(pg_dsn, autocommit=True) as conn:

@@ -12,6 +12,7 @@ from psycopg import sql
 import t0lake
 from t0lake import hashing, pg
 
+from .conftest import use_hash_impl
 from .hashcases import Columns, arrow_table, decode_rows, pg_table
 
 VECTORS = json.loads(
@@ -36,9 +37,10 @@ def test_vector_in_python(vector: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
-def test_vector_in_sql(pg_dsn: str, vector: dict[str, Any]) -> None:
+def test_vector_in_sql(pg_dsn: str, hash_impl: str, vector: dict[str, Any]) -> None:
     columns, rows = _case(vector)
     with pg.connect(pg_dsn, autocommit=True) as conn:
+        use_hash_impl(conn, hash_impl)
         table = "vectors_" + vector["name"].replace("-", "_")
         pg_table(conn, table, columns, rows)
         query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)).as_string(conn)

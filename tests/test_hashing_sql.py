@@ -18,6 +18,7 @@ import t0lake
 from t0lake import hashing, pg
 from t0lake.errors import ConfigError, UnsupportedTypeError
 
+from .conftest import use_hash_impl
 from .hashcases import Columns, arrow_table, pg_table
 
 INT2, INT4, INT8 = (st.integers(-(2**b), 2**b - 1) for b in (15, 31, 63))
@@ -80,8 +81,10 @@ def cases(draw: st.DrawFn) -> tuple[Columns, list[list[Any]], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def conn(pg_dsn: str) -> Iterator[psycopg.Connection]:
+def conn(pg_dsn: str, hash_impl: str) -> Iterator[psycopg.Connection]:
+    """Every test here runs twice: SQL digests by the C aggregate, then by pure SQL."""
     with pg.connect(pg_dsn, autocommit=True) as c:
+        use_hash_impl(c, hash_impl)
         c.execute("CREATE SCHEMA IF NOT EXISTS hash_prop")
         c.execute("SET search_path = hash_prop, public")
         yield c

@@ -45,7 +45,7 @@ def _catalog(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
          WHERE n.nspname IN ('audit', 'ml')
         UNION ALL
         SELECT p.oid::bigint, n.nspname, p.proname, p.prokind::text,
-               pg_get_functiondef(p.oid), NULL, NULL
+               CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END, NULL, NULL
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE n.nspname IN ('audit', 'ml')
          ORDER BY 1

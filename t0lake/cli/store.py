@@ -73,6 +73,12 @@ def _render_status(console: Console, result: dict[str, Any]) -> None:
         "hash functions",
         "installed" if result["hash_installed"] else "missing (run t0lake db init)",
     )
+    if result.get("hash_impl"):
+        impl = result["hash_impl"]
+        table.add_row(
+            "column digests",
+            "C aggregate (t0lake_hash)" if impl == "native" else "pure SQL (string_agg)",
+        )
     console.print(table)
     for entry in result.get("entrypoints") or []:
         console.print(_entrypoint_table(entry))

@@ -1,0 +1,419 @@
+/*
+ * t0lake_hash: the canonical column digest of docs/hashing.md as one C aggregate.
+ *
+ * sql/00_hashing.sql computes the same digest with plain string_agg aggregates: two or
+ * three aggregate transitions per row and column (validity, lengths, values), each with a
+ * small bytea allocated per row. On a 28-column table that is most of the CPU of an export's
+ * SQL proof. This aggregate takes every column of a row in one transition and appends each
+ * value's canonical bytes straight into its column's streams, so Postgres pays a fraction.
+ *
+ * It is an accelerator, not a second definition: the bytes are the spec's, and the tests
+ * hold this aggregate and the pure-SQL path to the same digests (hypothesis, golden
+ * vectors). audit.t0_hash_digest_sql picks it when the extension is installed, unless the
+ * session sets t0lake.hash_impl = 'sql'.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+PG_MODULE_MAGIC;
+
+/* How a value is encoded: fixed width of 1, 2, 4 or 8 big-endian bytes, or variable. */
+typedef enum Kind
+{
+	KIND_BOOL,
+	KIND_INT2,
+	KIND_INT4,					/* int4, date (days since 2000-01-01, as date_send) */
+	KIND_INT8,					/* int8, timestamp, timestamptz (µs since 2000-01-01) */
+	KIND_FLOAT4,
+	KIND_FLOAT8,
+	KIND_TEXT,					/* text, varchar: the UTF-8 bytes (the database is UTF8) */
+	KIND_BYTEA,
+	KIND_NUMERIC,				/* trim_scale(x)::text */
+	KIND_JSONB					/* x::text */
+} Kind;
+
+typedef struct ColumnStreams
+{
+	Kind		kind;
+	StringInfoData validity;	/* one byte per row: 0x01 value, 0x00 NULL */
+	StringInfoData lengths;		/* variable width: big-endian int32 per value */
+	StringInfoData values;
+} ColumnStreams;
+
+typedef struct DigestState
+{
+	int			ncolumns;
+	ColumnStreams columns[FLEXIBLE_ARRAY_MEMBER];
+} DigestState;
+
+static Kind
+kind_of(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case BOOLOID:
+			return KIND_BOOL;
+		case INT2OID:
+			return KIND_INT2;
+		case INT4OID:
+		case DATEOID:
+			return KIND_INT4;
+		case INT8OID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return KIND_INT8;
+		case FLOAT4OID:
+			return KIND_FLOAT4;
+		case FLOAT8OID:
+			return KIND_FLOAT8;
+		case TEXTOID:
+		case VARCHAROID:
+			return KIND_TEXT;
+		case BYTEAOID:
+			return KIND_BYTEA;
+		case NUMERICOID:
+			return KIND_NUMERIC;
+		case JSONBOID:
+			return KIND_JSONB;
+		default:
+			ereport(ERROR,
+					(errcode(MAKE_SQLSTATE('T', '0', 'L', '0', '4')),
+					 errmsg("t0lake: no canonical hash encoding for type %s",
+							format_type_be(type))));
+	}
+	pg_unreachable();
+}
+
+static bool
+is_variable(Kind kind)
+{
+	return kind >= KIND_TEXT;
+}
+
+static void
+append_variable(ColumnStreams *state, const char *data, int len)
+{
+	uint32		be = pg_hton32((uint32) len);
+
+	appendBinaryStringInfo(&state->lengths, (const char *) &be, sizeof(be));
+	appendBinaryStringInfo(&state->values, data, len);
+}
+
+static void
+append_value(ColumnStreams *state, Datum value)
+{
+	switch (state->kind)
+	{
+		case KIND_BOOL:
+			appendStringInfoCharMacro(&state->values, DatumGetBool(value) ? 1 : 0);
+			break;
+		case KIND_INT2:
+			{
+				uint16		be = pg_hton16((uint16) DatumGetInt16(value));
+
+				appendBinaryStringInfo(&state->values, (const char *) &be, sizeof(be));
+				break;
+			}
+		case KIND_INT4:
+			{
+				uint32		be = pg_hton32((uint32) DatumGetInt32(value));
+
+				appendBinaryStringInfo(&state->values, (const char *) &be, sizeof(be));
+				break;
+			}
+		case KIND_INT8:
+			{
+				uint64		be = pg_hton64((uint64) DatumGetInt64(value));
+
+				appendBinaryStringInfo(&state->values, (const char *) &be, sizeof(be));
+				break;
+			}
+		case KIND_FLOAT4:
+			{
+				float4		f = DatumGetFloat4(value);
+				uint32		bits;
+
+				/* every NaN as the one canonical quiet NaN; all other bits kept */
+				if (isnan(f))
+					bits = (uint32) 0x7fc00000;
+				else
+					memcpy(&bits, &f, sizeof(bits));
+				bits = pg_hton32(bits);
+				appendBinaryStringInfo(&state->values, (const char *) &bits, sizeof(bits));
+				break;
+			}
+		case KIND_FLOAT8:
+			{
+				float8		f = DatumGetFloat8(value);
+				uint64		bits;
+
+				if (isnan(f))
+					bits = UINT64CONST(0x7ff8000000000000);
+				else
+					memcpy(&bits, &f, sizeof(bits));
+				bits = pg_hton64(bits);
+				appendBinaryStringInfo(&state->values, (const char *) &bits, sizeof(bits));
+				break;
+			}
+		case KIND_TEXT:
+		case KIND_BYTEA:
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+				append_variable(state, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+				break;
+			}
+		case KIND_NUMERIC:
+			{
+				char	   *text = DatumGetCString(DirectFunctionCall1(
+								numeric_out, DirectFunctionCall1(numeric_trim_scale, value)));
+
+				append_variable(state, text, strlen(text));
+				break;
+			}
+		case KIND_JSONB:
+			{
+				char	   *text = DatumGetCString(DirectFunctionCall1(jsonb_out, value));
+
+				append_variable(state, text, strlen(text));
+				break;
+			}
+	}
+}
+
+PG_FUNCTION_INFO_V1(t0_column_digests_step);
+
+/* Transition: one row, its columns as arguments, rows arriving in canonical order. */
+Datum
+t0_column_digests_step(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	DigestState *state;
+	int			ncolumns = PG_NARGS() - 1;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "t0_column_digests_step called outside an aggregate");
+
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcontext);
+
+		state = palloc(offsetof(DigestState, columns) + sizeof(ColumnStreams) * ncolumns);
+		state->ncolumns = ncolumns;
+		for (int i = 0; i < ncolumns; i++)
+		{
+			ColumnStreams *column = &state->columns[i];
+
+			column->kind = kind_of(get_fn_expr_argtype(fcinfo->flinfo, i + 1));
+			/* the buffers live in the aggregate's context; repalloc keeps them there */
+			initStringInfo(&column->validity);
+			initStringInfo(&column->lengths);
+			initStringInfo(&column->values);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	else
+		state = (DigestState *) PG_GETARG_POINTER(0);
+
+	for (int i = 0; i < ncolumns; i++)
+	{
+		ColumnStreams *column = &state->columns[i];
+
+		if (PG_ARGISNULL(i + 1))
+			appendStringInfoCharMacro(&column->validity, 0);
+		else
+		{
+			appendStringInfoCharMacro(&column->validity, 1);
+			append_value(column, PG_GETARG_DATUM(i + 1));
+		}
+	}
+	PG_RETURN_POINTER(state);
+}
+
+static void
+sha256(const void *data, size_t len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "t0lake_hash: sha256 failed: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+/*
+ * D = H(H(validity) || H(values)) for fixed width,
+ * D = H(H(validity) || H(lengths) || H(bytes)) for variable width;
+ * column NULL: no rows, every stream empty.
+ */
+static bytea *
+column_digest(Kind kind, const ColumnStreams *column)
+{
+	static const StringInfoData empty = {(char *) "", 0, 0, 0};
+	const StringInfoData *streams[3];
+	uint8		parts[3 * PG_SHA256_DIGEST_LENGTH];
+	int			n = 0;
+	bytea	   *digest = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+
+	streams[n++] = column ? &column->validity : &empty;
+	if (is_variable(kind))
+		streams[n++] = column ? &column->lengths : &empty;
+	streams[n++] = column ? &column->values : &empty;
+	for (int i = 0; i < n; i++)
+		sha256(streams[i]->data, streams[i]->len, parts + PG_SHA256_DIGEST_LENGTH * i);
+	sha256(parts, (size_t) PG_SHA256_DIGEST_LENGTH * n, (uint8 *) VARDATA(digest));
+	SET_VARSIZE(digest, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	return digest;
+}
+
+PG_FUNCTION_INFO_V1(t0_column_digests_final);
+
+/*
+ * Final: the digest of each argument column, in argument order, as bytea[]. The state is
+ * only read, so Postgres may call this more than once.
+ */
+Datum
+t0_column_digests_final(PG_FUNCTION_ARGS)
+{
+	DigestState *state = PG_ARGISNULL(0) ? NULL : (DigestState *) PG_GETARG_POINTER(0);
+	int			ncolumns = PG_NARGS() - 1;
+	Datum	   *digests = palloc(sizeof(Datum) * ncolumns);
+
+	for (int i = 0; i < ncolumns; i++)
+	{
+		Kind		kind = state ? state->columns[i].kind
+			: kind_of(get_fn_expr_argtype(fcinfo->flinfo, i + 1));
+
+		digests[i] = PointerGetDatum(column_digest(kind, state ? &state->columns[i] : NULL));
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(digests, ncolumns, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * audit.t0_adjacent_duplicates(k1, k2, ...): over rows sorted by the key, whether two
+ * adjacent rows have equal keys (each part equal by its type's "=", the C collation for
+ * text, or both NULL): the key is not unique. It replaces a window over the whole row
+ * (row_number and lag), which copies every row into a tuple store just to look one back.
+ */
+typedef struct KeyState
+{
+	int			nkeys;
+	bool		have_previous;
+	bool		duplicate;
+	FmgrInfo   *equal;
+	Oid		   *collation;
+	int16	   *typlen;
+	bool	   *typbyval;
+	Datum	   *previous;
+	bool	   *previous_null;
+} KeyState;
+
+static KeyState *
+key_state(FunctionCallInfo fcinfo, MemoryContext aggcontext)
+{
+	MemoryContext old = MemoryContextSwitchTo(aggcontext);
+	int			nkeys = PG_NARGS() - 1;
+	KeyState   *state = palloc0(sizeof(KeyState));
+
+	state->nkeys = nkeys;
+	state->equal = palloc0(sizeof(FmgrInfo) * nkeys);
+	state->collation = palloc0(sizeof(Oid) * nkeys);
+	state->typlen = palloc0(sizeof(int16) * nkeys);
+	state->typbyval = palloc0(sizeof(bool) * nkeys);
+	state->previous = palloc0(sizeof(Datum) * nkeys);
+	state->previous_null = palloc0(sizeof(bool) * nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, i + 1);
+		TypeCacheEntry *entry = lookup_type_cache(type, TYPECACHE_EQ_OPR_FINFO);
+
+		if (!OidIsValid(entry->eq_opr_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(MAKE_SQLSTATE('T', '0', 'L', '0', '4')),
+					 errmsg("t0lake: key type %s has no equality", format_type_be(type))));
+		fmgr_info_copy(&state->equal[i], &entry->eq_opr_finfo, aggcontext);
+		state->collation[i] = OidIsValid(entry->typcollation) ? C_COLLATION_OID : InvalidOid;
+		get_typlenbyval(type, &state->typlen[i], &state->typbyval[i]);
+	}
+	MemoryContextSwitchTo(old);
+	return state;
+}
+
+static Datum
+datumCopyInContext(MemoryContext context, Datum value, bool typbyval, int typlen)
+{
+	MemoryContext old = MemoryContextSwitchTo(context);
+	Datum		copy = datumCopy(value, typbyval, typlen);
+
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
+PG_FUNCTION_INFO_V1(t0_adjacent_duplicates_step);
+
+Datum
+t0_adjacent_duplicates_step(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	KeyState   *state;
+	bool		same;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "t0_adjacent_duplicates_step called outside an aggregate");
+	state = PG_ARGISNULL(0) ? key_state(fcinfo, aggcontext) : (KeyState *) PG_GETARG_POINTER(0);
+	if (state->duplicate)
+		PG_RETURN_POINTER(state);
+
+	same = state->have_previous;
+	for (int i = 0; same && i < state->nkeys; i++)
+	{
+		bool		null = PG_ARGISNULL(i + 1);
+
+		if (null != state->previous_null[i])
+			same = false;
+		else if (!null)
+			same = DatumGetBool(FunctionCall2Coll(&state->equal[i], state->collation[i],
+												  state->previous[i], PG_GETARG_DATUM(i + 1)));
+	}
+	if (same)
+	{
+		state->duplicate = true;
+		PG_RETURN_POINTER(state);
+	}
+
+	for (int i = 0; i < state->nkeys; i++)
+	{
+		if (state->have_previous && !state->typbyval[i] && !state->previous_null[i])
+			pfree(DatumGetPointer(state->previous[i]));
+		state->previous_null[i] = PG_ARGISNULL(i + 1);
+		state->previous[i] = state->previous_null[i] ? (Datum) 0
+			: datumCopyInContext(aggcontext, PG_GETARG_DATUM(i + 1),
+								 state->typbyval[i], state->typlen[i]);
+	}
+	state->have_previous = true;
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(t0_adjacent_duplicates_final);
+
+Datum
+t0_adjacent_duplicates_final(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!PG_ARGISNULL(0) && ((KeyState *) PG_GETARG_POINTER(0))->duplicate);
+}
