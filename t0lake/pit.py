@@ -35,6 +35,7 @@ import pyarrow as pa
 from t0lake import lineage
 from t0lake.durations import parse_positive_duration
 from t0lake.errors import ConfigError
+from t0lake.jit import compiled
 
 if TYPE_CHECKING:
     from t0lake.read import Snapshot
@@ -470,7 +471,7 @@ def _merged(
         ordered, e_order = _sorted_by_first({"t0": t0, "gid": gid_e})
         t0, gid_e = ordered["t0"], ordered["gid"]
         out = np.empty(len(t0), dtype=np.int64)
-        _merge_kernel()(*features, use_created, _ro(t0), _ro(gid_e), groups, out)
+        _merge(*features, use_created, _ro(t0), _ro(gid_e), groups, out)
         if not e_order.size:
             return out
         winner = np.empty_like(out)
@@ -480,6 +481,15 @@ def _merged(
     return run
 
 
+def _merge_signature(t: Any) -> Any:
+    """Exactly one signature, read-only C arrays in and a writable one out."""
+    ro_i8 = t.Array(t.int64, 1, "C", readonly=True)
+    ro_b1 = t.Array(t.boolean, 1, "C", readonly=True)
+    out = t.Array(t.int64, 1, "C")
+    return t.void(ro_i8, ro_i8, ro_i8, ro_i8, ro_i8, ro_b1, t.boolean, ro_i8, ro_i8, t.int64, out)
+
+
+@compiled(_merge_signature)
 def _merge(
     f_pos: Array,
     avail: Array,
@@ -499,7 +509,7 @@ def _merge(
     event reads its entity's best. "Best" compares (ts, created valid, created, input
     position ``f_pos``; empty = already in input order), so ties need no sort and, with
     known_at, a row available late but older in ts cannot displace a newer one.
-    O(features + events) time, O(entities) memory. Compiled by numba (_merge_kernel)."""
+    O(features + events) time, O(entities) memory. Compiled by numba on first use."""
     best = np.full(groups, -1, dtype=np.int64)
     n = avail.shape[0]
     identity = f_pos.shape[0] == 0
@@ -526,29 +536,6 @@ def _merge(
         g = gid_e[k]
         b = best[g] if g >= 0 else -1
         out[k] = b if b < 0 or identity else f_pos[b]
-
-
-_KERNEL: list[Any] = []
-
-
-def _merge_kernel() -> Any:
-    """:func:`_merge` compiled on first use (numba is imported lazily: ``import t0lake``
-    stays fast) for exactly one signature, read-only C arrays in and a writable one out, so
-    each machine compiles it once and ``cache=True`` keeps that on disk for later processes.
-    """
-    if not _KERNEL:
-        import numba
-        from numba import types
-
-        ro_i8 = types.Array(types.int64, 1, "C", readonly=True)
-        ro_b1 = types.Array(types.boolean, 1, "C", readonly=True)
-        out = types.Array(types.int64, 1, "C")
-        signature = types.void(
-            ro_i8, ro_i8, ro_i8, ro_i8, ro_i8, ro_b1, types.boolean, ro_i8, ro_i8,
-            types.int64, out,
-        )  # fmt: skip
-        _KERNEL.append(numba.njit(signature, cache=True, nogil=True)(_merge))
-    return _KERNEL[0]
 
 
 def _ro(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -1,6 +1,7 @@
 """The public surface is explicit: __all__ lists exactly the public names, and each exists."""
 
 import importlib
+import pkgutil
 
 import pytest
 
@@ -39,7 +40,17 @@ MODULES = [
     "t0lake.fv_cache",
     "t0lake.fv_metrics",
     "t0lake.vectors",
+    "t0lake.jit",
 ]
+
+
+def test_every_module_of_the_package_is_checked() -> None:
+    found = {"t0lake"} | {
+        m.name
+        for m in pkgutil.walk_packages(t0lake.__path__, "t0lake.")
+        if m.name != "t0lake.__main__"
+    }
+    assert found == set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -301,8 +302,65 @@ def test_range_digests_refuse_rows_outside_the_column() -> None:
     ],
 )
 def test_small_decimals_print_like_postgres(dtype: pa.DataType, texts: list[str]) -> None:
-    """The numpy fast path of numeric(p <= 18) gives the bytes of trim_scale(x)::text."""
+    """The compiled fast path of numeric(p <= 18) gives the bytes of trim_scale(x)::text."""
     array = pa.array([Decimal(t) for t in texts], dtype)
     lengths, data = hashing._varlen_streams(array, "numeric", "n")
     assert bytes(data) == "".join(texts).encode()
     assert lengths.tolist() == [len(t) for t in texts]
+
+
+@st.composite
+def _small_decimals(draw: st.DrawFn) -> pa.Array:
+    precision = draw(st.integers(1, 18))
+    scale = draw(st.integers(1, precision))
+    bits = draw(
+        st.sampled_from([b for b in (32, 64, 128) if precision <= {32: 9, 64: 18}.get(b, 38)])
+    )
+    dtype = {32: pa.decimal32, 64: pa.decimal64, 128: pa.decimal128}[bits](precision, scale)
+    bound = 10**precision - 1
+    unscaled = draw(st.lists(st.none() | st.integers(-bound, bound), max_size=40))
+    values = [None if u is None else Decimal(u).scaleb(-scale) for u in unscaled]
+    array = pa.array(values, dtype)
+    start = draw(st.integers(0, len(values)))
+    return array.slice(start, draw(st.integers(0, len(values) - start)))
+
+
+def _trim_scale_text(value: Decimal) -> str:
+    """Postgres trim_scale(x)::text, one value at a time: the plain digits, then no
+    trailing fractional zeros (and no point left bare)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@settings(max_examples=200, deadline=None)
+@given(array=_small_decimals())
+def test_property_small_decimal_text_equals_the_general_path(array: pa.Array) -> None:
+    present = pc.drop_null(array)
+    lengths, data = hashing._decimal_streams(present)
+    reference = [_trim_scale_text(d) for d in present.to_pylist()]
+    assert bytes(data) == "".join(reference).encode()
+    assert lengths.tolist() == [len(t) for t in reference]
+    general = hashing._numeric_text(present).to_pylist()  # vectorised Arrow strings
+    assert general == reference
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_range_digests_of_text_whose_null_rows_hold_bytes(large: bool) -> None:
+    """A writer may leave bytes under a NULL row; they are not content. The zero-copy path
+    of range_digests assumes NULL rows are empty and must fall back when they are not."""
+    dtype, offset_type = (pa.large_string(), np.int64) if large else (pa.string(), np.int32)
+    offsets = np.array([0, 2, 7, 9, 9, 12], dtype=offset_type)  # row 1 (NULL) holds "XXXXX"
+    validity = pa.array([True, False, True, True, True]).buffers()[1]
+    array = pa.Array.from_buffers(
+        dtype, 5, [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"abXXXXXcdefg")]
+    )
+    assert array.to_pylist() == ["ab", None, "cd", "", "efg"]
+    field = pa.field("c", dtype)
+    ranges = [(0, 5), (1, 2), (2, 3), (0, 0)]
+    expected = [
+        hashing.column_hash("c", pa.array(array.to_pylist()[o : o + n], dtype), field).digest
+        for o, n in ranges
+    ]
+    assert hashing.range_digests("c", array, field, ranges) == expected

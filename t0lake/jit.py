@@ -1,0 +1,42 @@
+"""Loops compiled by numba on first use, for the few hot paths numpy cannot express.
+
+numba is imported lazily, so ``import t0lake`` (and the CLI) stays fast. Each kernel is
+compiled for exactly one signature, so a machine compiles it once and ``cache=True`` keeps
+the machine code on disk for later processes; ``nogil=True`` lets the reader's threads run
+kernels side by side. The undecorated function stays reachable as ``__wrapped__``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["compiled"]
+
+
+def compiled(
+    signature: Callable[[Any], Any],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a function to run compiled, for the signature ``signature(numba.types)``."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        kernel: list[Callable[..., Any]] = []
+        lock = threading.Lock()
+
+        @functools.wraps(function)
+        def call(*args: Any) -> Any:
+            if not kernel:
+                with lock:  # two reader threads must not compile it twice
+                    if not kernel:
+                        import numba
+
+                        kernel.append(
+                            numba.njit(signature(numba.types), cache=True, nogil=True)(function)
+                        )
+            return kernel[0](*args)
+
+        return call
+
+    return decorate
