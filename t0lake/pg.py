@@ -7,6 +7,7 @@ error with the password never echoed, and identifiers are only ever composed wit
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,8 @@ __all__ = [
     "sql_dir",
     "sql_files",
 ]
+
+_log = logging.getLogger("t0lake")
 
 # SQLSTATE raised by the t0lake SQL functions for bad input (docs/hashing.md).
 SQL_STATE_BAD_INPUT = "T0L04"
@@ -138,7 +141,11 @@ def _create_native_hash(conn: psycopg.Connection) -> bool:
                     sql.Identifier(NATIVE_HASH_EXTENSION)
                 )
             )
-    except psycopg.errors.InsufficientPrivilege:
+    except psycopg.Error as exc:  # no right to create it, or a library built for another server
+        _log.warning(
+            "t0lake_hash extension not created (%s); the pure-SQL hash path serves",
+            exc.diag.message_primary or type(exc).__name__,
+        )
         return False
     return True
 

@@ -4,14 +4,18 @@ numeric NaN and infinities), and refuses what has no canonical encoding."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import psycopg
+import pyarrow as pa
 import pytest
 from psycopg import sql
 
+import t0lake
 from t0lake import pg
 from t0lake.errors import ConfigError
+from t0lake.tempdb import TempPostgres
 
 from .conftest import require_native_hash, use_hash_impl
 
@@ -184,3 +188,34 @@ def test_status_says_which_implementation_serves(conn: psycopg.Connection) -> No
     assert pg.server_status(conn)["hash_impl"] == "native"
     use_hash_impl(conn, "sql")
     assert pg.server_status(conn)["hash_impl"] == "sql"
+
+
+def test_db_init_without_the_right_to_create_it_serves_pure_sql(
+    pg_server: TempPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role that owns its database but is no superuser cannot create a C extension: db
+    init still applies everything else, says so in a warning, and the SQL path serves."""
+    require_native_hash(pg_server.dsn)
+    with pg.connect(pg_server.dsn, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS native_plain WITH (FORCE)")
+        admin.execute("DROP ROLE IF EXISTS native_plain")
+        admin.execute("CREATE ROLE native_plain LOGIN")
+        admin.execute("CREATE DATABASE native_plain OWNER native_plain")
+    dsn = pg_server.dsn.replace("user=postgres", "user=native_plain").replace(
+        f"dbname={pg_server.dbname}", "dbname=native_plain"
+    )
+    try:
+        with pg.connect(dsn, autocommit=True) as conn:
+            with caplog.at_level(logging.WARNING, logger="t0lake"):
+                applied = pg.apply_sql(conn)
+            assert applied == [f.name for f in pg.sql_files()]
+            assert "t0lake_hash extension not created" in caplog.text
+            assert pg.server_status(conn)["hash_impl"] == "sql"
+            digest = pg.sql_dataset_hash(conn, "SELECT 1::int4 AS id", ["id"])
+            assert digest == t0lake.dataset_hash(
+                pa.table({"id": pa.array([1], pa.int32())}), ["id"]
+            )
+    finally:
+        with pg.connect(pg_server.dsn, autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS native_plain WITH (FORCE)")
+            admin.execute("DROP ROLE IF EXISTS native_plain")
