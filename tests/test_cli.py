@@ -6,6 +6,7 @@ import sys
 import pytest
 from rich.console import Console
 
+from t0lake import pg
 from t0lake.cli import cli, main
 from t0lake.cli.demo import _render_backtest
 from t0lake.cli.lake import PLANNED
@@ -106,6 +107,14 @@ def test_status_and_db_init_against_the_real_server(
     assert main(["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["hash_installed"] is True and status["server_version"].startswith("15")
+    assert main(["db", "init"]) == 0
+    text = capsys.readouterr().out
+    assert f"applied {len(pg.sql_files())} SQL files: 00_hashing.sql" in text
+    native = status["hash_impl"] == "native"
+    assert ("t0lake_hash extension" in text) == native
+    assert main(["status"]) == 0
+    table = capsys.readouterr().out
+    assert ("C aggregate (t0lake_hash)" if native else "pure SQL") in table
 
 
 def test_connection_error_is_one_line_without_password(capsys: pytest.CaptureFixture[str]) -> None:

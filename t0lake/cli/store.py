@@ -39,10 +39,15 @@ def db_init(out: Output, dsn: str | None, examples: bool) -> None:
 
     with pg.connect(dsn) as conn:
         applied = pg.apply_sql(conn, examples=examples)
-    out.emit(
-        {"applied": applied, "examples": examples},
-        lambda c, r: c.print(f"applied {len(r['applied'])} SQL files: {', '.join(r['applied'])}"),
-    )
+    out.emit({"applied": applied, "examples": examples}, _render_init)
+
+
+def _render_init(console: Console, result: dict[str, Any]) -> None:
+    files = [a for a in result["applied"] if a.endswith(".sql")]
+    line = f"applied {len(files)} SQL files: {', '.join(files)}"
+    if len(files) < len(result["applied"]):
+        line += "; the t0lake_hash extension (C column digests) is in place"
+    console.print(line)
 
 
 # --------------------------------------------------------------------------- status
