@@ -27,7 +27,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -46,7 +46,6 @@ __all__ = [
     "canonical_json",
     "frame_fingerprint",
     "frame_record",
-    "join_params",
     "pit_record",
     "snapshot_record",
     "version",
@@ -269,23 +268,3 @@ def _source(df: pl.DataFrame) -> Callable[[], Record]:
         return lambda: _fingerprint(entry).record
     clone = df.clone()
     return lambda: frame_record(clone)
-
-
-def join_params(
-    by: Sequence[str],
-    t0: str,
-    ts: str,
-    created: str | None,
-    max_age: timedelta | None,
-    strict: bool,
-    known_at: str | None,
-) -> Record:
-    return {
-        "by": list(by),
-        "t0": t0,
-        "ts": ts,
-        "created": created,
-        "max_age_us": None if max_age is None else max_age // timedelta(microseconds=1),
-        "strict": strict,
-        "known_at": known_at,
-    }

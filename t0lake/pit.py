@@ -81,18 +81,51 @@ def pit_join(
     match, ``[min(t0) - max_age, max(t0)]``; the result carries a fingerprint
     (:func:`t0lake.lineage.frame_fingerprint`).
     """
-    keys = _by_list(by)
-    age = parse_positive_duration(max_age, "max_age") if max_age is not None else None
-    inputs = _load_inputs(events, features, keys, t0, ts, created, age, known_at)
-    result = _join(inputs.events, inputs.features, keys, t0, ts, created, age, strict, known_at)
+    spec = _JoinSpec(
+        by=_by_list(by),
+        t0=t0,
+        ts=ts,
+        created=created,
+        max_age=parse_positive_duration(max_age, "max_age") if max_age is not None else None,
+        strict=strict,
+        known_at=known_at,
+    )
+    inputs = _load_inputs(events, features, spec)
+    result = _join(inputs.events, inputs.features, spec)
     snap = inputs.snapshot
     source: lineage.Record | pl.DataFrame = (
         inputs.features
         if snap is None
         else lineage.snapshot_record(snap, inputs.start, inputs.end, inputs.features.columns)
     )
-    params = lineage.join_params(keys, t0, ts, created, age, strict, known_at)
-    return lineage.attach(result, lineage.pit_record(inputs.events, source, params))
+    return lineage.attach(result, lineage.pit_record(inputs.events, source, spec.record()))
+
+
+@dataclass(frozen=True)
+class _JoinSpec:
+    """What the join was asked, parsed once, for the checks, the join and the fingerprint."""
+
+    by: list[str]
+    t0: str
+    ts: str
+    created: str | None
+    max_age: timedelta | None
+    strict: bool
+    known_at: str | None
+
+    def record(self) -> lineage.Record:
+        """The parameters as a fingerprint records them (max_age in whole microseconds)."""
+        return {
+            "by": list(self.by),
+            "t0": self.t0,
+            "ts": self.ts,
+            "created": self.created,
+            "max_age_us": (
+                None if self.max_age is None else self.max_age // timedelta(microseconds=1)
+            ),
+            "strict": self.strict,
+            "known_at": self.known_at,
+        }
 
 
 # --------------------------------------------------------------------------- inputs
@@ -164,26 +197,17 @@ def _day(value: date) -> date:
     return value
 
 
-def _load_inputs(
-    events: Any,
-    features: Any,
-    by: list[str],
-    t0: str,
-    ts: str,
-    created: str | None,
-    max_age: timedelta | None,
-    known_at: str | None,
-) -> PitInputs:
+def _load_inputs(events: Any, features: Any, spec: _JoinSpec) -> PitInputs:
     """Collect both sides, reading only the snapshot days that can match."""
     from t0lake.read import Snapshot
 
     ev = _frame(events, "events")
-    _require(ev.columns, [*by, t0], "events")
-    _check_t0(ev, t0)
+    _require(ev.columns, [*spec.by, spec.t0], "events")
+    _check_t0(ev, spec.t0)
     if isinstance(features, Snapshot):
         names = [f.name for f in features.schema]
-        _require(names, [*by, ts, created, known_at], "features")
-        start, end = snapshot_days(features, ts, ev.get_column(t0), max_age)
+        _require(names, [*spec.by, spec.ts, spec.created, spec.known_at], "features")
+        start, end = snapshot_days(features, spec.ts, ev.get_column(spec.t0), spec.max_age)
         ft = features.read(start, end)
         return PitInputs(ev, ft, features, start, end)
     ft = _frame(features, "features")
@@ -206,16 +230,9 @@ def _check_t0(ev: pl.DataFrame, t0: str) -> None:
 # --------------------------------------------------------------------------- checks
 
 
-def _check(
-    ev: pl.DataFrame,
-    ft: pl.DataFrame,
-    by: list[str],
-    t0: str,
-    ts: str,
-    created: str | None,
-    known_at: str | None,
-) -> list[str]:
+def _check(ev: pl.DataFrame, ft: pl.DataFrame, spec: _JoinSpec) -> list[str]:
     """Validate names and types; returns the feature columns of the output."""
+    by, t0, ts, created, known_at = spec.by, spec.t0, spec.ts, spec.created, spec.known_at
     _require(ev.columns, [*by, t0], "events")
     _require(ft.columns, [*by, ts, created, known_at], "features")
     for k in by:
@@ -327,18 +344,10 @@ def _age_units(max_age: timedelta, unit: str) -> int:
     return micros * (1000 if unit == "ns" else 1)
 
 
-def _join(
-    ev: pl.DataFrame,
-    ft: pl.DataFrame,
-    by: list[str],
-    t0: str,
-    ts: str,
-    created: str | None,
-    max_age: timedelta | None,
-    strict: bool,
-    known_at: str | None,
-) -> pl.DataFrame:
-    out_cols = _check(ev, ft, by, t0, ts, created, known_at)
+def _join(ev: pl.DataFrame, ft: pl.DataFrame, spec: _JoinSpec) -> pl.DataFrame:
+    out_cols = _check(ev, ft, spec)
+    by, t0, ts, created, known_at = spec.by, spec.t0, spec.ts, spec.created, spec.known_at
+    max_age, strict = spec.max_age, spec.strict
     _check_t0(ev, t0)
     unit = _unit(ev.schema[t0], ft.schema[ts], *([ft.schema[known_at]] if known_at else []))
     t0_int = _ints(ev.get_column(t0), unit)
