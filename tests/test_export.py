@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pty
+import subprocess
+import sys
 import time
 from datetime import date
 from decimal import Decimal
@@ -251,3 +255,47 @@ def test_a_failing_background_sql_hash_reaches_every_waiting_day() -> None:
         with pytest.raises(t0lake.ConfigError, match="connect"):
             future.result(timeout=30)
     assert _hash_in_background([]) == {}
+
+
+def _cli(args: list[str], *, terminal: bool) -> tuple[int, str]:
+    """Run ``python -m t0lake`` with its output on a pseudo-terminal (or on pipes); returns
+    the exit code and everything it wrote, escape sequences included."""
+    command = [sys.executable, "-m", "t0lake", *args]
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm-256color"}
+    if not terminal:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+        return done.returncode, done.stdout + done.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the child has closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=180)
+    os.close(leader)
+    return code, b"".join(chunks).decode("utf-8", errors="replace")
+
+
+_BAR = "━"  # rich's bar glyph
+
+
+def test_export_draws_a_progress_bar_only_on_a_terminal_without_json(
+    store_dsn: str, tmp_path: Path
+) -> None:
+    base = ["export", EP, "--dsn", store_dsn]
+    code, shown = _cli([*base, "--lake", str(tmp_path / "a")], terminal=True)
+    assert code == 0, shown
+    assert f"export {EP}" in shown and _BAR in shown
+    code, as_json = _cli([*base, "--lake", str(tmp_path / "b"), "--json"], terminal=True)
+    assert code == 0, as_json
+    assert _BAR not in as_json and f"export {EP}" not in as_json
+    assert json.loads(as_json[as_json.index("{") :])["days_written"]
+    code, piped = _cli([*base, "--lake", str(tmp_path / "c")], terminal=False)
+    assert code == 0, piped
+    assert _BAR not in piped
