@@ -1,16 +1,18 @@
 /*
- * t0lake_hash: the canonical column digest of docs/hashing.md as one C aggregate.
+ * t0lake_hash: the canonical column digests of docs/hashing.md as C aggregates.
  *
- * sql/00_hashing.sql computes the same digest with plain string_agg aggregates: two or
+ * sql/00_hashing.sql computes the same digests with plain string_agg aggregates: two or
  * three aggregate transitions per row and column (validity, lengths, values), each with a
- * small bytea allocated per row. On a 28-column table that is most of the CPU of an export's
- * SQL proof. This aggregate takes every column of a row in one transition and appends each
- * value's canonical bytes straight into its column's streams, so Postgres pays a fraction.
+ * small bytea allocated per row, and a window over the whole row to find repeated keys. On a
+ * 28-column table that is most of the CPU of an export's SQL proof. t0_column_digests takes
+ * every column of a row in one transition and appends each value's canonical bytes straight
+ * into its column's streams; t0_adjacent_duplicates compares each key with the previous
+ * row's. Postgres pays about a third.
  *
- * It is an accelerator, not a second definition: the bytes are the spec's, and the tests
- * hold this aggregate and the pure-SQL path to the same digests (hypothesis, golden
- * vectors). audit.t0_hash_digest_sql picks it when the extension is installed, unless the
- * session sets t0lake.hash_impl = 'sql'.
+ * An accelerator, not a second definition: the bytes are the spec's, and the tests hold
+ * both paths to the same digests and refusals (hypothesis, golden vectors,
+ * tests/test_native_hash.py). audit.t0_column_hashes uses these aggregates when the
+ * extension is installed, unless the session sets t0lake.hash_impl = 'sql'.
  */
 #include "postgres.h"
 
