@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
@@ -102,6 +104,32 @@ def store_dsn(fresh_dsn: str) -> str:
 def lake_dir() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="t0lake-lake-") as tmp:
         yield str(Path(tmp) / "lake")
+
+
+@pytest.fixture
+def lake(store_dsn: str, lake_dir: str) -> str:
+    """A local lake holding one export of ``lk.features_v``."""
+    t0lake.export(store_dsn, EP, lake_dir)
+    return lake_dir
+
+
+def day_file(lake: str, day: date) -> Path:
+    """The one hot-tier data file of ``day`` in an exported lake."""
+    (path,) = (Path(lake) / EP / "tier=hot" / f"day={day}").glob("*.parquet")
+    return path
+
+
+def tamper_one_value(path: Path, column: str) -> None:
+    """Rewrite a data file as valid Parquet with the same schema and the first value of the
+    float ``column`` changed: only the content hashes can tell."""
+    table = pq.read_table(path)
+    values = table.column(column).to_pylist()
+    values[0] = -12345.5 if values[0] != -12345.5 else 0.0  # (NaN + 1 would still be NaN)
+    field = table.field(column)
+    table = table.set_column(
+        table.schema.get_field_index(column), field, pa.array(values, field.type)
+    )
+    pq.write_table(table, path, compression="zstd")
 
 
 def tree_digest(root: str) -> dict[str, int]:

@@ -16,12 +16,6 @@ from tests.lakecases import DAYS, EP, ROWS_PER_DAY
 KEY = ["grp", "id"]
 
 
-@pytest.fixture
-def lake(store_dsn: str, lake_dir: str) -> str:
-    t0lake.export(store_dsn, EP, lake_dir)
-    return lake_dir
-
-
 def _comparable(frame: pl.DataFrame) -> pl.DataFrame:
     # payload is JSON text in both; compare everything else as typed values
     return frame.sort(KEY)

@@ -141,12 +141,6 @@ def test_unsupported_column_types_still_hash() -> None:
 # --------------------------------------------------------------------------- snapshots
 
 
-@pytest.fixture
-def lake(store_dsn: str, lake_dir: str) -> str:
-    t0lake.export(store_dsn, EP, lake_dir)
-    return lake_dir
-
-
 def test_snapshot_join_is_reproduced_from_the_same_snapshot(lake: str) -> None:
     events = pl.DataFrame(
         {

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 import t0lake
 from t0lake.errors import ConfigError
-from tests.lakecases import EP
+from tests.lakecases import EP, day_file, tamper_one_value
 from tests.pit_reference import pit_reference
 
 BASE = datetime(2026, 3, 1, 12, 0)
@@ -346,27 +343,6 @@ WINDOW_EVENTS = pl.DataFrame(
 )
 
 
-@pytest.fixture
-def lake(store_dsn: str, lake_dir: str) -> str:
-    t0lake.export(store_dsn, EP, lake_dir)
-    return lake_dir
-
-
-def _day_file(lake: str, day: date) -> Path:
-    (path,) = (Path(lake) / EP / "tier=hot" / f"day={day}").glob("*.parquet")
-    return path
-
-
-def _tamper(path: Path) -> None:
-    """A valid Parquet file, same schema, one ``score`` changed: only the hashes can tell."""
-    table = pq.read_table(path)
-    score = table.column("score").to_pylist()
-    score[0] = -12345.5 if score[0] != -12345.5 else 0.0  # (NaN + 1 would still be NaN)
-    i = table.schema.get_field_index("score")
-    table = table.set_column(i, table.field("score"), pa.array(score, pa.float64()))
-    pq.write_table(table, path)
-
-
 def test_snapshot_join_equals_the_reference_over_every_type(lake: str) -> None:
     snap = t0lake.open(lake).snapshot(EP)
     out = t0lake.pit_join(WINDOW_EVENTS, snap, "grp", "t0", "ts", max_age="1d")
@@ -383,8 +359,8 @@ def test_snapshot_join_equals_the_reference_over_every_type(lake: str) -> None:
 def test_snapshot_reads_only_the_days_that_can_match(lake: str) -> None:
     """Events from 03-04 00:00 to 03-05 23:59 with max_age 1d can only see 03-03..03-05: a
     tampered 03-01 is never opened, a tampered 03-04 is refused."""
-    _tamper(_day_file(lake, date(2026, 3, 1)))
-    _tamper(_day_file(lake, date(2026, 3, 2)))
+    tamper_one_value(day_file(lake, date(2026, 3, 1)), "score")
+    tamper_one_value(day_file(lake, date(2026, 3, 2)), "score")
     snap = t0lake.open(lake).snapshot(EP)
     with pytest.raises(t0lake.IntegrityError):
         snap.read()  # the lake really is tampered
@@ -394,7 +370,7 @@ def test_snapshot_reads_only_the_days_that_can_match(lake: str) -> None:
     with pytest.raises(t0lake.IntegrityError) as info:
         t0lake.pit_join(WINDOW_EVENTS, snap, "grp", "t0", "ts")
     assert info.value.context["day"] in ("2026-03-01", "2026-03-02")
-    _tamper(_day_file(lake, date(2026, 3, 4)))
+    tamper_one_value(day_file(lake, date(2026, 3, 4)), "score")
     with pytest.raises(t0lake.IntegrityError) as info:
         t0lake.pit_join(WINDOW_EVENTS, snap, "grp", "t0", "ts", max_age="1d")
     assert info.value.context["day"] == "2026-03-04"
@@ -402,7 +378,7 @@ def test_snapshot_reads_only_the_days_that_can_match(lake: str) -> None:
 
 def test_snapshot_days_after_the_last_t0_are_not_read(lake: str) -> None:
     """A day after max(t0) is never opened either."""
-    _tamper(_day_file(lake, date(2026, 3, 5)))
+    tamper_one_value(day_file(lake, date(2026, 3, 5)), "score")
     snap = t0lake.open(lake).snapshot(EP)
     early = WINDOW_EVENTS.with_columns(pl.col("t0").dt.offset_by("-2d"))  # 03-02 .. 03-03
     out = t0lake.pit_join(early, snap, "grp", "t0", "ts", max_age="1d")
@@ -412,7 +388,7 @@ def test_snapshot_days_after_the_last_t0_are_not_read(lake: str) -> None:
 def test_snapshot_without_prunable_time_reads_every_day(lake: str) -> None:
     """``tz`` is not the partition's time column: no day can be skipped, so a tampered day
     outside the window is still read, and refused."""
-    _tamper(_day_file(lake, date(2026, 3, 1)))
+    tamper_one_value(day_file(lake, date(2026, 3, 1)), "score")
     snap = t0lake.open(lake).snapshot(EP)
     events = WINDOW_EVENTS.with_columns(pl.col("t0").dt.replace_time_zone("UTC"))
     with pytest.raises(t0lake.IntegrityError):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -24,34 +23,17 @@ from t0lake.manifest import (
     data_path,
 )
 from t0lake.storage import open_storage
-from tests.lakecases import DAYS, EP, ROWS_PER_DAY, synthetic_manifest
+from tests.lakecases import (
+    DAYS,
+    EP,
+    ROWS_PER_DAY,
+    day_file,
+    synthetic_manifest,
+    tamper_one_value,
+)
 
 TAMPERED = date(2026, 3, 2)
 UNTOUCHED = date(2026, 3, 4)
-
-
-@pytest.fixture
-def lake(store_dsn: str, lake_dir: str) -> str:
-    t0lake.export(store_dsn, EP, lake_dir)
-    return lake_dir
-
-
-def _file(lake: str, day: date) -> Path:
-    (path,) = (Path(lake) / EP / "tier=hot" / f"day={day}").glob("*.parquet")
-    return path
-
-
-def _rewrite_with_one_value_changed(path: Path, column: str) -> None:
-    """A valid Parquet file with identical schema and one value of ``column`` changed."""
-    table = pq.read_table(path)
-    values = table.column(column).combine_chunks()
-    changed = pc.if_else(
-        pa.array([i == 0 for i in range(len(values))]),
-        pc.add(pc.fill_null(values, 0.0), 1.0).cast(values.type),
-        values,
-    )
-    table = table.set_column(table.schema.get_field_index(column), table.field(column), changed)
-    pq.write_table(table, path, compression="zstd")
 
 
 def _refused(snap: t0lake.Snapshot, **kwargs: object) -> t0lake.IntegrityError:
@@ -61,11 +43,11 @@ def _refused(snap: t0lake.Snapshot, **kwargs: object) -> t0lake.IntegrityError:
 
 
 def test_a_flipped_value_is_refused_naming_file_day_and_column(lake: str) -> None:
-    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "score")
+    tamper_one_value(day_file(lake, TAMPERED), "score")
     snap = t0lake.open(lake).snapshot(EP)
     error = _refused(snap, start=TAMPERED, end=TAMPERED)
     assert error.context["day"] == TAMPERED.isoformat() and error.context["column"] == "score"
-    assert error.context["file"].endswith(_file(lake, TAMPERED).name)
+    assert error.context["file"].endswith(day_file(lake, TAMPERED).name)
     # a filter cannot hide the tampered row from the proof: it runs after it
     _refused(snap, start=TAMPERED, end=TAMPERED, filters=pl.col("id") < 0)
     _refused(snap)  # the whole range includes the day
@@ -79,14 +61,14 @@ def test_a_flipped_value_is_refused_naming_file_day_and_column(lake: str) -> Non
 
 
 def test_lazy_scan_refuses_at_collect(lake: str) -> None:
-    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "ratio")
+    tamper_one_value(day_file(lake, TAMPERED), "ratio")
     lazy = t0lake.open(lake).snapshot(EP).scan(start="2026-03-01", end="2026-03-03")
     with pytest.raises(t0lake.IntegrityError, match="ratio"):
         lazy.select("id", "ratio").collect()
 
 
 def test_truncated_file_is_refused(lake: str) -> None:
-    path = _file(lake, TAMPERED)
+    path = day_file(lake, TAMPERED)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     snap = t0lake.open(lake).snapshot(EP)
     _refused(snap, start=TAMPERED, end=TAMPERED)
@@ -94,7 +76,7 @@ def test_truncated_file_is_refused(lake: str) -> None:
 
 
 def test_swapped_files_are_refused(lake: str) -> None:
-    a, b = _file(lake, date(2026, 3, 1)), _file(lake, TAMPERED)
+    a, b = day_file(lake, date(2026, 3, 1)), day_file(lake, TAMPERED)
     tmp = a.with_suffix(".swap")
     shutil.move(a, tmp)
     shutil.move(b, a)
@@ -106,7 +88,7 @@ def test_swapped_files_are_refused(lake: str) -> None:
 
 
 def test_deleted_file_is_refused(lake: str) -> None:
-    _file(lake, TAMPERED).unlink()
+    day_file(lake, TAMPERED).unlink()
     snap = t0lake.open(lake).snapshot(EP)
     error = _refused(snap, start=TAMPERED, end=TAMPERED)
     assert "missing" in error.message
@@ -141,7 +123,7 @@ def test_verify_cli_exits_non_zero_and_names_the_problem(
     report = json.loads(capsys.readouterr().out)
     (checked,) = report["verified"]
     assert checked["files"] == DAYS and checked["rows"] == DAYS * ROWS_PER_DAY
-    _rewrite_with_one_value_changed(_file(lake, TAMPERED), "score")
+    tamper_one_value(day_file(lake, TAMPERED), "score")
     assert main(["verify", "--lake", lake, EP, "--json"]) == 1
     error = json.loads(capsys.readouterr().out)
     assert error["error"] == "IntegrityError"
