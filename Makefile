@@ -22,6 +22,7 @@ native-hash:
 	$(MAKE) -C ext/t0lake_hash install
 
 lint: install
+	$(RUN) lint-imports
 	$(RUN) ruff check t0lake tests benchmarks
 	$(RUN) mypy
 

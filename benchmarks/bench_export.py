@@ -33,7 +33,7 @@ from rich.table import Table
 
 import t0lake
 from t0lake import hashing, pg
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 
 EP = "bench.features_v"
 

@@ -32,10 +32,10 @@ from rich.console import Console
 from rich.table import Table
 
 from t0lake import pg
-from t0lake.fv_record import FeatureVector
-from t0lake.fv_schema import FeatureDef, FeatureSchema
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.record import FeatureVector
+from t0lake.vectors.schema import FeatureDef, FeatureSchema
 
 SCHEMA = FeatureSchema.of(
     1,

@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -40,11 +37,13 @@ from rich.console import Console
 from rich.table import Table
 
 import t0lake
-from t0lake import commit, hashing
-from t0lake.export import write_day
-from t0lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
-from t0lake.read import Snapshot
-from t0lake.storage import LakeStorage, open_storage
+from t0lake import hashing
+from t0lake.lake import commit
+from t0lake.lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
+from t0lake.lake.snapshot import Snapshot
+from t0lake.lake.storage import LakeStorage, open_storage
+from t0lake.lake.writer import write_day
+from t0lake.testing import moto_server
 
 EP = "bench.scan_v"
 KEY = ("listing_id",)
@@ -163,37 +162,6 @@ def copy_lake(source: LakeStorage, target: LakeStorage, entries: list[FileEntry]
     """The same bytes, file by file."""
     for entry in entries:
         target.write_bytes(entry.path, source.read_bytes(entry.path))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto S3 server in its own process on 127.0.0.1; yields its endpoint URL."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto S3 server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- the engines

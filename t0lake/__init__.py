@@ -1,7 +1,15 @@
-"""t0lake: an offline feature store, certified in PostgreSQL, proven on every read."""
+"""t0lake: an offline feature store, certified in PostgreSQL, proven on every read.
+
+The public API; everything else is reached through the subpackages (docs/architecture.md).
+``FeatureStore`` and the FeatureVector names load on first use, so ``import t0lake`` for a
+lake read does not import the online store.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from t0lake import backtest
-from t0lake.certify import certify, require_certified
+from t0lake._version import __version__
+from t0lake.certification import certify, require_certified
 from t0lake.errors import (
     CommitConflictError,
     CommitStateUnknownError,
@@ -9,25 +17,44 @@ from t0lake.errors import (
     DriftError,
     IntegrityError,
     InvalidVectorError,
+    NotBuiltError,
     NotCertifiedError,
     SchemaVersionError,
+    SnapshotNotFoundError,
     T0LakeError,
     T0ViolationError,
     UnsupportedTypeError,
     VectorConflictError,
 )
-from t0lake.export import ExportResult, export
-from t0lake.fv_codec import verify_features_hash
-from t0lake.fv_record import FeatureVector
-from t0lake.fv_schema import FeatureDef, FeatureSchema
+from t0lake.exporter import ExportResult, export
 from t0lake.hashing import column_hashes, dataset_hash
+from t0lake.lake import Lake, Snapshot
+from t0lake.lake import open_lake as open
 from t0lake.lineage import Fingerprint, frame_fingerprint
 from t0lake.pit import pit_join
-from t0lake.read import Lake, Snapshot
-from t0lake.read import open_lake as open
-from t0lake.vectors import FeatureStore
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from t0lake.vectors import (
+        FeatureDef,
+        FeatureSchema,
+        FeatureStore,
+        FeatureVector,
+        verify_features_hash,
+    )
+
+_LAZY = {"FeatureDef", "FeatureSchema", "FeatureStore", "FeatureVector", "verify_features_hash"}
+
+
+def __getattr__(name: str) -> Any:
+    """The FeatureVector store's names, imported when first asked for."""
+    if name in _LAZY:
+        from t0lake import vectors
+
+        value = getattr(vectors, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 't0lake' has no attribute {name!r}")
+
 
 __all__ = [
     "CommitConflictError",
@@ -43,9 +70,11 @@ __all__ = [
     "IntegrityError",
     "InvalidVectorError",
     "Lake",
+    "NotBuiltError",
     "NotCertifiedError",
     "SchemaVersionError",
     "Snapshot",
+    "SnapshotNotFoundError",
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",

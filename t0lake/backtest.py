@@ -44,8 +44,8 @@ from typing import Any
 
 import polars as pl
 
-from t0lake import durations
-from t0lake.dates import parse_day
+from t0lake._util import durations
+from t0lake._util.days import parse_range, require_day
 from t0lake.errors import ConfigError
 
 __all__ = ["Split", "parse_duration", "splits"]
@@ -118,11 +118,8 @@ def splits(
     The arguments are checked before anything is yielded: a ConfigError names the
     parameter that is wrong, including a range too short for a single split.
     """
-    first, last = _day(start, "start"), _day(end, "end")
-    if last < first:
-        raise ConfigError(
-            f"end {last} is before start {first}", parameter="end", start=str(first), end=str(last)
-        )
+    first, last = parse_range(require_day(start, "start"), require_day(end, "end"))
+    assert first is not None and last is not None
     train_days = _whole_days(train, "train")
     test_days = _whole_days(test, "test")
     step_days = test_days if step is None else _whole_days(step, "step")
@@ -163,32 +160,19 @@ def _walk(
 
 
 def parse_duration(value: timedelta | str | int, parameter: str) -> timedelta:
-    """A duration from a timedelta, a string such as ``"30d"``, ``"12h"``, ``"2w"``
-    (:func:`t0lake.durations.parse_duration`), or an int number of days: split lengths are
-    counted in days, so a bare int here can only mean days."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return timedelta(days=value)
-    if isinstance(value, timedelta | str):
-        return durations.parse_duration(value, parameter)
-    raise ConfigError(
-        f"{parameter} must be a duration like 30d, 12h, 2w, a timedelta or a number of days, "
-        f"got {value!r}",
-        parameter=parameter,
-        value=repr(value),
-    )
+    """A split length: a timedelta, a string such as ``"30d"``, ``"12h"``, ``"2w"``
+    (:func:`t0lake._util.durations.parse_duration`), or an int number of days, the unit
+    split lengths are counted in."""
+    return durations.parse_duration(value, parameter, bare=_DAY)
 
 
 def _whole_days(value: timedelta | str | int, parameter: str) -> int:
-    duration = parse_duration(value, parameter)
-    if duration <= timedelta(0):
-        raise ConfigError(
-            f"{parameter} must be positive, got {value!r}", parameter=parameter, value=str(value)
-        )
+    duration = durations.parse_positive_duration(value, parameter, bare=_DAY)
     if duration % _DAY:
         raise ConfigError(
             f"{parameter} must be whole days (splits are calendar days), got {value!r}",
             parameter=parameter,
-            value=str(value),
+            value=repr(value),
         )
     return duration // _DAY
 
@@ -199,16 +183,9 @@ def _ceil_days(value: timedelta | str | int, parameter: str) -> int:
         raise ConfigError(
             f"{parameter} must not be negative, got {value!r}",
             parameter=parameter,
-            value=str(value),
+            value=repr(value),
         )
     return -(-duration // _DAY)  # integer ceiling: rounding only ever widens the gap
-
-
-def _day(value: date | str, parameter: str) -> date:
-    day = parse_day(value, parameter)
-    if day is None:
-        raise ConfigError(f"{parameter} is required", parameter=parameter)
-    return day
 
 
 def _day_of(column: str) -> pl.Expr:

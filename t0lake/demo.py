@@ -37,9 +37,9 @@ import polars as pl
 from t0lake import pg
 from t0lake.backtest import Split, parse_duration, splits
 from t0lake.errors import ConfigError, IntegrityError, T0ViolationError
+from t0lake.lake import open_lake
 from t0lake.lineage import frame_fingerprint
 from t0lake.pit import pit_join
-from t0lake.read import open_lake
 
 __all__ = [
     "ENTRYPOINT",

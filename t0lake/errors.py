@@ -7,6 +7,7 @@ entrypoint, day, column or object that failed) so callers never parse messages::
 
     T0LakeError
     ├── ConfigError               bad input: clear message, nothing written
+    │   ├── SnapshotNotFoundError no such snapshot (or none at all) of an entrypoint
     │   ├── UnsupportedTypeError  a column type with no canonical hash encoding
     │   └── InvalidVectorError    a FeatureVector or one of its features fails validation
     ├── NotCertifiedError         entrypoint not certified, expired, or its views changed
@@ -16,8 +17,9 @@ entrypoint, day, column or object that failed) so callers never parse messages::
     ├── SchemaVersionError        unknown or conflicting schema version
     ├── CommitConflictError       another writer committed first: re-read, rebase, retry
     ├── VectorConflictError       another FeatureVector holds the window_key: nothing written
-    └── CommitStateUnknownError   the commit may or may not have happened: re-read, never
-                                  blindly retry
+    ├── CommitStateUnknownError   the commit may or may not have happened: re-read, never
+    │                             blindly retry
+    └── NotBuiltError             a command or operation this version does not have yet
 
 Fail-closed paths raise these instead of returning partial or unproven data.
 """
@@ -33,8 +35,10 @@ __all__ = [
     "DriftError",
     "IntegrityError",
     "InvalidVectorError",
+    "NotBuiltError",
     "NotCertifiedError",
     "SchemaVersionError",
+    "SnapshotNotFoundError",
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",
@@ -65,6 +69,11 @@ class ConfigError(T0LakeError):
     """The caller's input is wrong (bad name, argument, column or type); nothing was done."""
 
     exit_code = 2
+
+
+class SnapshotNotFoundError(ConfigError):
+    """The lake has no such snapshot of the entrypoint (or none at all); ``snapshot_id`` is
+    absent when the entrypoint was never committed to this lake."""
 
 
 class UnsupportedTypeError(ConfigError):
@@ -109,3 +118,10 @@ class VectorConflictError(T0LakeError):
     """A different FeatureVector is already stored under this ``window_key``. Records are
     immutable (seed section 7.3): a correction is a new record under a new key (a new schema
     version), so retrying cannot help. ``fields`` names what differs; nothing was written."""
+
+
+class NotBuiltError(T0LakeError):
+    """The command or operation exists in the contract but not yet in this version; asking
+    for it is a usage error (exit 2), never a silent no-op."""
+
+    exit_code = 2

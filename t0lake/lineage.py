@@ -25,29 +25,24 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from t0lake import hashing
-from t0lake.dates import parse_day
+from t0lake._util.canonical_json import canonical_json
+from t0lake._version import __version__
 from t0lake.errors import ConfigError, UnsupportedTypeError
-
-if TYPE_CHECKING:
-    from t0lake.read import Snapshot
 
 __all__ = [
     "Fingerprint",
     "attach",
-    "canonical_json",
     "frame_fingerprint",
     "frame_record",
     "pit_record",
-    "snapshot_record",
     "version",
 ]
 
@@ -69,11 +64,6 @@ class Fingerprint:
     def of(cls, record: Mapping[str, Any]) -> Fingerprint:
         plain = json.loads(canonical_json(record))  # a detached, JSON-exact copy
         return cls(hashlib.sha256(canonical_json(plain).encode()).hexdigest(), plain)
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no whitespace, ASCII only: one text per value on every machine."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 # --------------------------------------------------------------------------- side table
@@ -161,49 +151,8 @@ def _fingerprint(entry: _Entry) -> Fingerprint:
 
 
 def version() -> str:
-    import t0lake  # at call time the package is fully imported: no cycle
-
-    return str(t0lake.__version__)
-
-
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def snapshot_record(
-    snapshot: Snapshot,
-    start: date | str | None,
-    end: date | str | None,
-    columns: Sequence[str] | None,
-    *,
-    filters: Any = None,
-    verified: bool = True,
-) -> Record:
-    """The record of a read of ``snapshot``: where, which days by content hash, which
-    columns, with which row filters, proven or not."""
-    first, last = parse_day(start, "start"), parse_day(end, "end")
-    manifest = snapshot.manifest
-    days = [
-        [d.isoformat(), entry.dataset_hash]
-        for d, (_, entry) in sorted(manifest.days().items())
-        if (first is None or d >= first) and (last is None or d <= last)
-    ]
-    names = [f.name for f in snapshot.schema] if columns is None else list(columns)
-    exprs = [] if filters is None else [filters] if isinstance(filters, pl.Expr) else filters
-    return {
-        "kind": "snapshot_read",
-        "entrypoint": manifest.entrypoint,
-        "snapshot_id": manifest.snapshot_id,
-        "viewdef_hash": manifest.viewdef_hash,
-        "schema_hash": manifest.schema_hash,
-        "start": _iso(first),
-        "end": _iso(last),
-        "days": days,
-        "columns": names,
-        "filters": [str(e) for e in exprs],
-        "verified": verified,
-        "t0lake_version": version(),
-    }
+    """The t0lake version every record names (a new version may encode differently)."""
+    return __version__
 
 
 def frame_record(df: pl.DataFrame) -> Record:

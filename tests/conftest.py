@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import psycopg
@@ -20,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from t0lake import pg
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres, moto_server
 
 # fixtures of the lake tests (store_dsn, lake_dir) live beside the store they build
 pytest_plugins = ["tests.lakecases"]
@@ -103,34 +99,11 @@ def fresh_dsn(pg_server: TempPostgres) -> Iterator[str]:
 # --------------------------------------------------------------------------- S3 (moto)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server in its own process on a random port of 127.0.0.1."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto S3 server did not start") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """A deliberately plain re-statement of docs/feature_vectors.md's encoding, for property tests.
 
-Written from the spec, not from t0lake/fv_codec.py: no struct, no numpy, no shared helpers;
+Written from the spec, not from t0lake/vectors/codec.py: no struct, no numpy, no shared helpers;
 integers with int.to_bytes, floats through their IEEE bits, decimals through Fraction. It is
 slow and obvious on purpose, so that the real codec can be checked against it.
 """
@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from t0lake.fv_schema import FeatureSchema
+from t0lake.vectors.schema import FeatureSchema
 
 WIDTH = {"bool": 1, "i32": 4, "i64": 8, "f64": 8}
 

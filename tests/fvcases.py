@@ -9,9 +9,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from t0lake.fv_record import FeatureVector
-from t0lake.fv_schema import FEATURE_TYPES, RESERVED_NAMES, FeatureDef, FeatureSchema
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.record import FeatureVector
+from t0lake.vectors.schema import FEATURE_TYPES, RESERVED_NAMES, FeatureDef, FeatureSchema
 
 BOOK = FeatureSchema.of(
     1,

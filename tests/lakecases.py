@@ -19,7 +19,7 @@ from psycopg import sql
 
 import t0lake
 from t0lake import pg
-from t0lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
+from t0lake.lake.manifest import FileEntry, Manifest, Operation, schema_hash, schema_to_b64
 
 EP = "lk.features_v"
 DAYS = 5
@@ -156,7 +156,7 @@ def synthetic_manifest(
         parent_snapshot_id=head.snapshot_id if head else None,
         parent_sha256=head.sha256 if head else None,
         committed_at="2026-11-24T00:00:00+00:00",
-        operation="test",
+        operation=Operation.EXPORT,
         key=("id",),
         day_expr="d",
         event_time_col="d",

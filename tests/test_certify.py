@@ -13,7 +13,7 @@ from psycopg.abc import Query
 
 import t0lake
 from t0lake import pg
-from t0lake.certify import entrypoints, parse_max_age, status
+from t0lake.certification import entrypoints, parse_max_age, status
 from t0lake.cli import main
 
 EP = "ml.trainer_derived_feature_store_t0_v1_v"

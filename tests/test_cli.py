@@ -78,7 +78,7 @@ def test_bad_arguments_give_one_line_and_exit_2(
 def test_unbuilt_commands_say_so_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([name, "--json"]) == 2
     error = json.loads(capsys.readouterr().out)
-    assert error["error"] == "ConfigError" and "not built yet" in error["message"]
+    assert error["error"] == "NotBuiltError" and "not built yet" in error["message"]
 
 
 def test_storage_options_parse_key_value_and_refuse_the_rest() -> None:

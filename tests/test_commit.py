@@ -14,10 +14,11 @@ import pyarrow as pa
 import pytest
 
 import t0lake
-from t0lake import commit
-from t0lake.errors import CommitConflictError, CommitStateUnknownError
-from t0lake.manifest import DayEntry, FileEntry, Manifest
-from t0lake.storage import LakeStorage, open_storage
+from t0lake.errors import CommitConflictError
+from t0lake.lake import commit, log
+from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
+from t0lake.lake.storage import Storage, open_storage
+from tests.faults import FaultyStorage
 from tests.lakecases import DAYS, EP, synthetic_manifest
 
 RACE_EP = "race.features_v"
@@ -66,13 +67,13 @@ def _race(url: str, options: dict[str, Any], workers: int = 3, commits: int = 4)
         p.join(timeout=120)
         assert p.exitcode == 0
     storage = open_storage(url, options)
-    ids = commit.snapshot_ids(storage, RACE_EP)
+    ids = log.snapshot_ids(storage, RACE_EP)
     assert ids == list(range(1, workers * commits + 1))
-    head = commit.head(storage, RACE_EP)
+    head = log.head(storage, RACE_EP)
     assert head is not None and len(head.days()) == workers * commits
     previous = None
     for sid in ids:  # an unbroken chain: every commit built on the one before
-        manifest = commit.load(storage, RACE_EP, sid)
+        manifest = log.load(storage, RACE_EP, sid)
         assert manifest.parent_sha256 == (previous.sha256 if previous else None)
         previous = manifest
 
@@ -85,31 +86,16 @@ def test_racing_processes_on_s3_lose_no_commit(s3_bucket: str, s3_options: dict[
     _race(f"s3://{s3_bucket}/lake", dict(s3_options))
 
 
-class _AmbiguousStorage(LakeStorage):
-    """Real local storage whose manifest write reports "unknown" (after or instead of
-    writing), as a dropped connection would."""
-
-    def __init__(self, base: LakeStorage, *, really_write: bool) -> None:
-        super().__init__(base.url, base.fs, base.root, base.storage_options)
-        self.really_write = really_write
-        self.failures = 1
-
-    def put_if_absent(self, relative: str, data: bytes) -> None:
-        if self.failures:
-            self.failures -= 1
-            if self.really_write:
-                super().put_if_absent(relative, data)
-            raise CommitStateUnknownError("connection dropped", path=relative)
-        super().put_if_absent(relative, data)
-
-
 @pytest.mark.parametrize("really_write", [True, False])
 def test_unknown_outcome_is_settled_by_rereading(tmp_path: Path, really_write: bool) -> None:
-    storage = _AmbiguousStorage(open_storage(str(tmp_path)), really_write=really_write)
+    storage = FaultyStorage(
+        open_storage(str(tmp_path)), unknown_outcomes=1, really_write=really_write
+    )
+    assert isinstance(storage, Storage)
     committed = commit.commit(storage, RACE_EP, _add_day(date(2026, 1, 1)))
     assert committed is not None and committed.snapshot_id == 1
-    assert commit.snapshot_ids(storage, RACE_EP) == [1]
-    assert storage.failures == 0
+    assert log.snapshot_ids(storage, RACE_EP) == [1]
+    assert storage.unknown_outcomes == 0
 
 
 def test_put_if_absent_refuses_the_second_writer(

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from t0lake.dates import parse_day
+from t0lake._util.days import parse_day
 from t0lake.errors import ConfigError
 
 

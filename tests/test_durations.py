@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from t0lake.durations import parse_duration, parse_positive_duration
+from t0lake._util.durations import parse_duration, parse_positive_duration
 from t0lake.errors import ConfigError
 
 

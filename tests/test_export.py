@@ -20,7 +20,7 @@ from psycopg import sql
 
 import t0lake
 from t0lake import pg
-from t0lake.storage import open_storage
+from t0lake.lake.storage import open_storage
 from tests.lakecases import (
     DAYS,
     EP,
@@ -232,7 +232,7 @@ def test_dask_local_cluster_runs_the_same_tasks(store_dsn: str, tmp_path: Path) 
 def test_a_failing_background_sql_hash_reaches_every_waiting_day() -> None:
     """If Postgres cannot hash, each day waiting for its hash gets the error (no day waits
     forever, none is written unproven)."""
-    from t0lake.export import DayTask, _hash_in_background
+    from t0lake.exporter.tasks import DayTask, hash_in_background
 
     closed = "host=127.0.0.1 port=1 user=postgres dbname=none connect_timeout=2"
     tasks = [
@@ -249,12 +249,12 @@ def test_a_failing_background_sql_hash_reaches_every_waiting_day() -> None:
         )
         for d in (1, 2)
     ]
-    futures = _hash_in_background(tasks)
+    futures = hash_in_background(tasks)
     assert sorted(futures) == [date(2026, 3, 1), date(2026, 3, 2)]
     for future in futures.values():
         with pytest.raises(t0lake.ConfigError, match="connect"):
             future.result(timeout=30)
-    assert _hash_in_background([]) == {}
+    assert hash_in_background([]) == {}
 
 
 def _cli(args: list[str], *, terminal: bool) -> tuple[int, str]:

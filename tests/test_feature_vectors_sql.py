@@ -1,5 +1,5 @@
-"""The FeatureVector tables of seed 003 (`sql/50_feature_vectors.sql`) and their example
-entrypoint (`sql/55_example_feature_vectors.sql`) on the real Postgres: the primary key and
+"""The FeatureVector tables of seed 003 (`sql/core/50_feature_vectors.sql`) and their example
+entrypoint (`sql/examples/55_example_feature_vectors.sql`) on the real Postgres: the primary key and
 CHECKs refuse what the seed forbids, latest reads use their index, the example certifies."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 
 from t0lake import pg
 from t0lake.errors import ConfigError
-from t0lake.fv_cache import MISS, LatestCache
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.cache import MISS, LatestCache
 
 from .fvcases import BOOK, book_vector
 

@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import t0lake
-from t0lake import fv_codec
-from t0lake.fv_codec import (
+from t0lake.vectors import codec as fv_codec
+from t0lake.vectors.codec import (
     decode_columns,
     decode_features,
     encode_features,
     verify_features_hash,
     window_key,
 )
-from t0lake.fv_schema import FeatureDef, FeatureSchema
+from t0lake.vectors.schema import FeatureDef, FeatureSchema
 
 from .fv_reference import ref_encode, ref_schema_hash, ref_window_key
 from .fvcases import BOOK, book_features, feature_maps, schemas

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 import t0lake
-from t0lake.fv_metrics import LOGGER_NAME
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.metrics import LOGGER_NAME
 
 from .fvcases import BOOK, book_features, book_vector
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 import t0lake
 from t0lake import pg
-from t0lake.fv_read import parse_every
-from t0lake.fv_schema import FeatureSchema
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.read import parse_every
+from t0lake.vectors.schema import FeatureSchema
 
 from .fv_reference import ref_downsample
 from .fvcases import BOOK, T0, book_features, book_vector, open_store

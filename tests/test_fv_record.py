@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 import t0lake
-from t0lake.fv_codec import features_hash, window_key
-from t0lake.fv_record import check_market_id, check_vector
+from t0lake.vectors.codec import features_hash, window_key
+from t0lake.vectors.record import check_market_id, check_vector
 
 from .fvcases import BOOK, book_features, book_vector
 

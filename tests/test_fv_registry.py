@@ -9,8 +9,9 @@ import psycopg
 import pytest
 
 import t0lake
-from t0lake import fv_registry, pg
-from t0lake.fv_schema import FeatureDef, FeatureSchema
+from t0lake import pg
+from t0lake.vectors import registry as fv_registry
+from t0lake.vectors.schema import FeatureDef, FeatureSchema
 
 from .fvcases import BOOK
 

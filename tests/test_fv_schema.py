@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import t0lake
-from t0lake.fv_schema import FeatureDef, FeatureSchema
+from t0lake.vectors.schema import FeatureDef, FeatureSchema
 
 from .fv_reference import ref_schema_hash
 from .fvcases import BOOK, schemas

@@ -15,8 +15,8 @@ import pytest
 
 import t0lake
 from t0lake import pg
-from t0lake.fv_schema import FeatureSchema
 from t0lake.vectors import FeatureStore
+from t0lake.vectors.schema import FeatureSchema
 
 from .fvcases import BOOK, book_vector, open_store
 

@@ -15,7 +15,7 @@ from psycopg import sql
 import t0lake
 from t0lake import pg
 from t0lake.errors import ConfigError
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 
 from .conftest import require_native_hash, use_hash_impl
 

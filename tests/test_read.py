@@ -14,15 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import t0lake
-from t0lake import commit, hashing
+from t0lake import hashing
 from t0lake.cli import main
-from t0lake.export import write_parquet
-from t0lake.manifest import (
-    DayEntry,
-    FileEntry,
-    data_path,
-)
-from t0lake.storage import open_storage
+from t0lake.lake import commit
+from t0lake.lake.layout import data_path
+from t0lake.lake.manifest import DayEntry, FileEntry
+from t0lake.lake.storage import open_storage
+from t0lake.lake.writer import write_parquet
 from tests.lakecases import (
     DAYS,
     EP,
@@ -127,7 +125,7 @@ def test_verify_cli_exits_non_zero_and_names_the_problem(
     assert main(["verify", "--lake", lake, EP, "--json"]) == 1
     error = json.loads(capsys.readouterr().out)
     assert error["error"] == "IntegrityError"
-    assert [p["day"] for p in error["problems"]] == [TAMPERED.isoformat()]
+    assert [p["days"] for p in error["problems"]] == [[TAMPERED.isoformat()]]
 
 
 def test_read_bounds_are_inclusive_and_columns_are_checked(lake: str) -> None:

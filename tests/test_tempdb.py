@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 from t0lake import pg
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 
 _CHILD = """
 import json, sys, time
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 server = TempPostgres().start()
 print(json.dumps({"port": server.port, "dir": str(server._dir)}), flush=True)
 time.sleep(600)

@@ -18,7 +18,7 @@ from psycopg import sql
 
 import t0lake
 from t0lake import pg
-from t0lake.tempdb import TempPostgres
+from t0lake.testing import TempPostgres
 from tests import trainer_reference as ref
 
 EP = "ml.trainer_derived_feature_store_t0_v1_v"

@@ -1,7 +1,7 @@
 /*
  * t0lake_hash: the canonical column digests of docs/hashing.md as C aggregates.
  *
- * sql/00_hashing.sql computes the same digests with plain string_agg aggregates: two or
+ * sql/core/00_hashing.sql computes the same digests with plain string_agg aggregates: two or
  * three aggregate transitions per row and column (validity, lengths, values), each with a
  * small bytea allocated per row, and a window over the whole row to find repeated keys. On a
  * 28-column table that is most of the CPU of an export's SQL proof. t0_column_digests takes

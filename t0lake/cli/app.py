@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from t0lake import __version__
+from t0lake._version import __version__
+from t0lake.cli.db import certify_command, db, hash_command, status
 from t0lake.cli.demo import demo
 from t0lake.cli.lake import (
     PLANNED_COMMANDS,
@@ -26,7 +27,6 @@ from t0lake.cli.lake import (
     verify_command,
 )
 from t0lake.cli.options import EPILOG
-from t0lake.cli.store import certify_command, db, hash_command, status
 from t0lake.errors import T0LakeError
 
 __all__ = ["cli", "main"]

@@ -30,11 +30,11 @@ def demo(out: Output) -> None:
     import tempfile
 
     from t0lake import pg
-    from t0lake.certify import certify
+    from t0lake.certification import certify
     from t0lake.demo import backtest
-    from t0lake.export import export
-    from t0lake.read import open_lake
-    from t0lake.tempdb import TempPostgres
+    from t0lake.exporter import export
+    from t0lake.lake import open_lake
+    from t0lake.testing import TempPostgres
 
     entrypoint = "ml.trainer_derived_feature_store_t0_v1_v"
     with TempPostgres() as server, tempfile.TemporaryDirectory(prefix="t0lake-demo-") as lake:

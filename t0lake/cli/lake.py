@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from t0lake import __version__
+from t0lake._version import __version__
 from t0lake.cli.options import (
     Output,
     common,
@@ -21,7 +21,7 @@ from t0lake.cli.options import (
     lake_options,
     require_lake,
 )
-from t0lake.errors import ConfigError
+from t0lake.errors import ConfigError, NotBuiltError
 
 __all__ = [
     "PLANNED",
@@ -69,7 +69,7 @@ def export_command(
     Refuses (nothing written) unless ENTRYPOINT is certified within --max-age."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from t0lake.export import export
+    from t0lake.exporter import export
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers else None
     try:
@@ -109,7 +109,7 @@ def snapshots_command(
     out: Output, entrypoint: str, lake: str | None, storage_options: dict[str, str]
 ) -> None:
     """List the committed snapshots of ENTRYPOINT in the lake, oldest first."""
-    from t0lake.read import open_lake
+    from t0lake.lake import open_lake
 
     history = open_lake(require_lake(lake), storage_options).snapshots(entrypoint)
     result = {"entrypoint": entrypoint, "snapshots": [h.to_dict() for h in history]}
@@ -144,7 +144,7 @@ def verify_command(
     entrypoint in the lake): file checksums, row counts and each (day, column) content hash.
     Exits 1 if anything differs from the manifests."""
     from t0lake.errors import IntegrityError
-    from t0lake.read import open_lake
+    from t0lake.lake import open_lake
 
     opened = open_lake(require_lake(lake), storage_options)
     names = [entrypoint] if entrypoint else opened.entrypoints()
@@ -203,7 +203,7 @@ def scan_command(
     """Read days START..END of ENTRYPOINT from the lake, verifying every (day, column) it
     returns against the manifest first; print a preview or write them with --out."""
 
-    from t0lake.read import open_lake
+    from t0lake.lake import open_lake
 
     suffix = Path(out_path).suffix.lower() if out_path else None
     if suffix not in (None, ".parquet", ".csv"):
@@ -279,7 +279,9 @@ def _planned(name: str, args: str, summary: str) -> click.Command:
     @lake_options
     @common
     def command(out: Output, args: tuple[str, ...], **options: Any) -> None:
-        raise ConfigError(f"'t0lake {name}' is not built yet in t0lake {__version__}", command=name)
+        raise NotBuiltError(
+            f"'t0lake {name}' is not built yet in t0lake {__version__}", command=name
+        )
 
     return command
 

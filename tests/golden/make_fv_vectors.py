@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from t0lake import fv_codec
-from t0lake.fv_schema import FeatureSchema
+from t0lake.vectors import codec as fv_codec
+from t0lake.vectors.schema import FeatureSchema
 
 CASES: list[dict[str, Any]] = [
     {

@@ -1,0 +1,80 @@
+"""What an export will do, decided inside the shared snapshot before anything is written.
+
+The plan proves certification, reads the declaration, the catalog columns, the days in
+range and their baselines; ``judge`` then splits the days the SQL hashes describe into
+unchanged (the lake has them), changed and drifted (strict policy: DriftError before any
+write; tolerant: a new version with the drift recorded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from t0lake import pg
+from t0lake.certification import CertResult, Entrypoint, check_certified, declaration
+from t0lake.errors import DriftError
+
+__all__ = ["Judgement", "Plan", "judge", "make_plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    decl: Entrypoint
+    cert: CertResult
+    schema: pa.Schema
+    days: pg.DayQueries
+    baselines: dict[date, str]
+
+
+def make_plan(
+    conn: pg.Connection,
+    entrypoint: str,
+    first: date | None,
+    last: date | None,
+    age: timedelta,
+) -> Plan:
+    """Inside the snapshot: certification, declaration, columns, days and baselines."""
+    cert = check_certified(conn, entrypoint, age)
+    decl = declaration(conn, entrypoint)
+    columns = pg.relation_columns(conn, entrypoint)
+    text = {c.name for c in columns if c.type_name in ("text", "varchar")}
+    days = pg.day_queries(conn, entrypoint, decl.day_expr, decl.key_cols, text, first, last)
+    baselines = pg.day_baselines(conn, decl.entrypoint, list(days.queries))
+    return Plan(decl, cert, pg.arrow_schema(columns), days, baselines)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    changed: list[date]
+    unchanged: list[date]
+    drifted: list[date]
+    notes: dict[date, dict[str, Any]]  # per drifted day: baseline and exported hash
+
+
+def judge(plan: Plan, sql_hashes: dict[date, str], committed: dict[date, str]) -> Judgement:
+    """Split days into changed / unchanged / drifted; strict drift raises before any write."""
+    entrypoint = plan.decl.entrypoint
+    verdict = Judgement([], [], [], {})
+    for day in sorted(sql_hashes):
+        actual = sql_hashes[day]
+        if committed.get(day) == actual:
+            verdict.unchanged.append(day)
+            continue
+        baseline = plan.baselines.get(day)
+        if baseline is not None and baseline != actual:
+            verdict.drifted.append(day)
+            verdict.notes[day] = {"baseline_hash": baseline, "exported_hash": actual}
+        verdict.changed.append(day)
+    if verdict.drifted and plan.decl.drift_policy == "strict":
+        raise DriftError(
+            f"{entrypoint}: {len(verdict.drifted)} day(s) differ from their certified baseline "
+            f"({', '.join(d.isoformat() for d in verdict.drifted[:5])}); strict policy, "
+            "nothing written",
+            entrypoint=entrypoint,
+            days=[d.isoformat() for d in verdict.drifted],
+        )
+    return verdict

@@ -1,0 +1,180 @@
+"""Canonical text of numeric and jsonb values: the bytes Postgres prints for them.
+
+numeric and jsonb are hashed as text, so Python must print each value exactly as Postgres
+does (``trim_scale(x)::text``; jsonb's own output with its key order and separators). The
+decimal paths are vectorised (Arrow strings, or a compiled loop for small decimals); jsonb
+is rare on the hot path and is printed per value.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from t0lake._util.jit import compiled
+from t0lake.errors import ConfigError
+from t0lake.hashing.types import is_string
+
+__all__ = ["canonical_jsonb", "decimal_streams", "is_small_decimal", "numeric_text"]
+
+
+def numeric_text(values: pa.Array) -> pa.Array:
+    """Decimals as Postgres ``trim_scale(x)::text`` prints them: plain digits, no exponent,
+    no trailing fractional zeros. Vectorised on Arrow strings; no per-row Python."""
+    if is_string(values.type):
+        # numeric text as Postgres printed it: only trailing fractional zeros to drop
+        trimmed = pc.replace_substring_regex(values, r"^(-?\d+\.\d*?)0+$", r"\1")
+        return pc.replace_substring_regex(trimmed, r"^(-?\d+)\.$", r"\1")
+    scale = values.type.scale
+    factory = {32: pa.decimal32, 64: pa.decimal64, 128: pa.decimal128, 256: pa.decimal256}
+    unscaled_type = factory[values.type.bit_width](values.type.precision, 0)
+    digits = pc.cast(values.view(unscaled_type), pa.string())
+    negative = pc.starts_with(digits, "-")
+    digits = pc.utf8_ltrim(digits, "-")
+    if scale > 0:
+        padded = pc.utf8_lpad(digits, width=scale + 1, padding="0")
+        whole = pc.utf8_slice_codeunits(padded, 0, -scale)
+        frac = pc.utf8_rtrim(pc.utf8_slice_codeunits(padded, -scale), "0")
+        text = pc.if_else(pc.equal(frac, ""), whole, pc.binary_join_element_wise(whole, frac, "."))
+    elif scale < 0:
+        text = pc.if_else(
+            pc.equal(digits, "0"), digits, pc.binary_join_element_wise(digits, "0" * -scale, "")
+        )
+    else:
+        text = digits
+    return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
+
+
+def is_small_decimal(dtype: pa.DataType) -> bool:
+    """Decimals with a fraction whose unscaled values fit an int64: numeric(p <= 18, s > 0).
+    (Without a fraction, Arrow's own integer printing is faster.)"""
+    return bool(
+        pa.types.is_decimal(dtype)
+        and dtype.bit_width <= 128
+        and dtype.precision <= 18
+        and dtype.scale > 0
+    )
+
+
+def decimal_streams(
+    values: pa.Array,
+) -> tuple[np.ndarray[Any, np.dtype[Any]], memoryview]:
+    """The numeric text streams of a small decimal column: its unscaled int64 values printed
+    by :func:`_print_decimals`. Same bytes as :func:`numeric_text` (the general path, held
+    to it by tests), an order of magnitude faster: a month of a decimal column was a third of
+    a verified read's proof when printed through numpy passes."""
+    dtype = values.type
+    scale = dtype.scale
+    word = np.int32 if dtype.bit_width == 32 else np.int64
+    words_per_value = 2 if dtype.bit_width == 128 else 1  # low word first, little-endian
+    raw = np.frombuffer(values.buffers()[1], dtype=word)
+    start = values.offset * words_per_value
+    unscaled = np.ascontiguousarray(
+        raw[start : start + len(values) * words_per_value : words_per_value], dtype=np.int64
+    )
+    out = np.empty(len(unscaled) * (_MAX_DECIMAL_TEXT + scale), dtype=np.uint8)
+    lengths = np.empty(len(unscaled), dtype=np.int32)
+    size = _print_decimals(unscaled, scale, out, lengths)
+    return lengths.astype(">i4"), out[:size].data
+
+
+# sign, at most 18 integer digits (precision <= 18), the point; the fraction adds `scale`
+_MAX_DECIMAL_TEXT = 20
+
+
+@compiled(
+    lambda t: t.int64(
+        t.Array(t.int64, 1, "C"), t.int64, t.Array(t.uint8, 1, "C"), t.Array(t.int32, 1, "C")
+    )
+)
+def _print_decimals(
+    unscaled: np.ndarray[Any, Any], scale: int, out: np.ndarray[Any, Any], lengths: Any
+) -> int:
+    """Print each ``unscaled / 10**scale`` as ``trim_scale(x)::text`` into ``out``, one
+    after the other, its byte length into ``lengths``; return the bytes written."""
+    digits = np.empty(_MAX_DECIMAL_TEXT + scale, dtype=np.uint8)
+    ten = np.uint64(10)  # unsigned: division by a constant compiles to a multiply
+    pos = 0
+    for i in range(unscaled.shape[0]):
+        signed = unscaled[i]
+        begin = pos
+        if signed < 0:
+            out[pos] = 45  # "-"
+            pos += 1
+            signed = -signed
+        value = np.uint64(signed)
+        n = 0  # the digits, least significant first
+        while True:
+            quotient = value // ten
+            digits[n] = np.uint8(value - quotient * ten)
+            value = quotient
+            n += 1
+            if value == np.uint64(0):
+                break
+        while n <= scale:  # "0.001": a whole part of at least one digit
+            digits[n] = 0
+            n += 1
+        for k in range(n - 1, scale - 1, -1):  # the whole part
+            out[pos] = np.uint8(48) + digits[k]
+            pos += 1
+        last = 0  # the fraction without its trailing zeros
+        while last < scale and digits[last] == 0:
+            last += 1
+        if last < scale:
+            out[pos] = 46  # "."
+            pos += 1
+            for k in range(scale - 1, last - 1, -1):
+                out[pos] = np.uint8(48) + digits[k]
+                pos += 1
+        lengths[i] = pos - begin
+    return pos
+
+
+def canonical_jsonb(text: str) -> str:
+    """Postgres' jsonb output of a JSON text: keys ordered by (byte length, bytes), last
+    duplicate key wins, numbers as numeric prints them, ``", "`` and ``": "`` separators.
+
+    jsonb columns are rare on the hot path; this per-value function keeps them exact.
+    """
+    value = json.loads(
+        text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+    )
+    return _jsonb_out(value)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ConfigError(f"JSON constant {name} is not valid jsonb")
+
+
+def _jsonb_out(value: Any) -> str:
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode()))
+        return "{" + ", ".join(f"{_json_string(k)}: {_jsonb_out(v)}" for k, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb_out(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _json_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return _numeric_out(value)
+
+
+def _json_string(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _numeric_out(d: Decimal) -> str:
+    """Decimal as Postgres numeric_out prints it (dscale = max(0, -exponent))."""
+    sign, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    scale = max(0, -exponent)
+    text = format(d.copy_abs(), f".{scale}f")
+    is_zero = not any(digits)
+    return ("-" if sign and not is_zero else "") + text

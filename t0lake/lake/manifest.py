@@ -1,0 +1,277 @@
+"""The manifest: one immutable JSON document per commit that says what a snapshot is.
+
+A reader learns everything from the manifest and nothing from directory listings: which
+files are live, which days and rows each holds, and the content hash of every
+(day, column) it may be asked to return. ``docs/lake-format.md`` is the specification; this
+module builds, serialises and validates it, and knows the naming of manifest files.
+
+A manifest carries its own checksum (sha256 of its canonical body), and the checksum of its
+parent, so an edited manifest or a rewritten history is refused as IntegrityError.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+from t0lake._util.canonical_json import canonical_json_bytes
+from t0lake.errors import IntegrityError
+from t0lake.hashing import canonical_type
+from t0lake.lake.layout import Tier
+
+__all__ = [
+    "FORMAT",
+    "DayEntry",
+    "FileEntry",
+    "Manifest",
+    "Operation",
+    "schema_fields",
+    "schema_from_b64",
+    "schema_hash",
+    "schema_to_b64",
+]
+
+FORMAT = "t0lake-manifest-v1"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Operation(StrEnum):
+    """The kind of commit a manifest records; each has its producer in ``lake/operations``."""
+
+    EXPORT = "export"
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """The rows of one partition day inside a file: a contiguous, key-ordered slice."""
+
+    day: date
+    rows: int
+    row_offset: int
+    dataset_hash: str
+    columns: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "rows": self.rows,
+            "row_offset": self.row_offset,
+            "dataset_hash": self.dataset_hash,
+            "columns": dict(sorted(self.columns.items())),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> DayEntry:
+        return cls(
+            day=date.fromisoformat(doc["day"]),
+            rows=int(doc["rows"]),
+            row_offset=int(doc["row_offset"]),
+            dataset_hash=_hex(doc["dataset_hash"]),
+            columns={str(k): _hex(v) for k, v in doc["columns"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One live Parquet file: where it is, what it holds, and how to prove it."""
+
+    path: str
+    tier: Tier
+    bytes: int
+    sha256: str
+    rows: int
+    days: tuple[DayEntry, ...]
+    version: int = 1
+    drift: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "tier": self.tier,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "version": self.version,
+            "drift": dict(self.drift) if self.drift else None,
+            "days": [d.to_json() for d in self.days],
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> FileEntry:
+        return cls(
+            path=str(doc["path"]),
+            tier=Tier(doc["tier"]),
+            bytes=int(doc["bytes"]),
+            sha256=_hex(doc["sha256"]),
+            rows=int(doc["rows"]),
+            version=int(doc["version"]),
+            drift=doc.get("drift"),
+            days=tuple(DayEntry.from_json(d) for d in doc["days"]),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A snapshot of one entrypoint's lake: the full list of live files after a commit."""
+
+    entrypoint: str
+    snapshot_id: int
+    parent_snapshot_id: int | None
+    parent_sha256: str | None
+    committed_at: str
+    operation: Operation
+    key: tuple[str, ...]
+    day_expr: str
+    event_time_col: str
+    viewdef_hash: str
+    certification: Mapping[str, Any]
+    arrow_schema: str
+    schema_hash: str
+    files: tuple[FileEntry, ...]
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    t0lake_version: str = ""
+    sha256: str = ""
+
+    # ------------------------------------------------------------------ reading helpers
+
+    @property
+    def schema(self) -> pa.Schema:
+        return schema_from_b64(self.arrow_schema)
+
+    def days(self) -> dict[date, tuple[FileEntry, DayEntry]]:
+        """Every live day, with the file and slice that hold it."""
+        out: dict[date, tuple[FileEntry, DayEntry]] = {}
+        for f in self.files:
+            for d in f.days:
+                out[d.day] = (f, d)
+        return out
+
+    # ------------------------------------------------------------------ serialisation
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "entrypoint": self.entrypoint,
+            "snapshot_id": self.snapshot_id,
+            "parent_snapshot_id": self.parent_snapshot_id,
+            "parent_sha256": self.parent_sha256,
+            "committed_at": self.committed_at,
+            "operation": self.operation,
+            "key": list(self.key),
+            "day_expr": self.day_expr,
+            "event_time_col": self.event_time_col,
+            "viewdef_hash": self.viewdef_hash,
+            "certification": dict(self.certification),
+            "schema": {
+                "fields": schema_fields(self.schema),
+                "arrow_schema": self.arrow_schema,
+                "schema_hash": self.schema_hash,
+            },
+            "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.path)],
+            "summary": dict(self.summary),
+            "t0lake_version": self.t0lake_version,
+        }
+
+    def sealed(self) -> Manifest:
+        """The same manifest with its checksum filled in."""
+        return replace(self, sha256=_body_sha256(self.body()))
+
+    def to_bytes(self) -> bytes:
+        doc = self.body()
+        doc["manifest_sha256"] = self.sha256 or _body_sha256(doc)
+        return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, where: str) -> Manifest:
+        """Parse and validate; IntegrityError naming ``where`` if anything is off."""
+        try:
+            doc = json.loads(data)
+            claimed = doc.pop("manifest_sha256")
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT}")
+            actual = _body_sha256(doc)
+            if claimed != actual:
+                raise IntegrityError(
+                    f"manifest {where} was modified after it was committed (checksum mismatch)",
+                    manifest=where,
+                    expected=claimed,
+                    actual=actual,
+                )
+            schema = doc["schema"]
+            manifest = cls(
+                entrypoint=str(doc["entrypoint"]),
+                snapshot_id=int(doc["snapshot_id"]),
+                parent_snapshot_id=doc["parent_snapshot_id"],
+                parent_sha256=doc["parent_sha256"],
+                committed_at=str(doc["committed_at"]),
+                operation=Operation(doc["operation"]),
+                key=tuple(doc["key"]),
+                day_expr=str(doc["day_expr"]),
+                event_time_col=str(doc["event_time_col"]),
+                viewdef_hash=str(doc["viewdef_hash"]),
+                certification=dict(doc["certification"]),
+                arrow_schema=str(schema["arrow_schema"]),
+                schema_hash=_hex(schema["schema_hash"]),
+                files=tuple(FileEntry.from_json(f) for f in doc["files"]),
+                summary=dict(doc.get("summary") or {}),
+                t0lake_version=str(doc.get("t0lake_version", "")),
+                sha256=actual,
+            )
+            if schema_hash(manifest.schema) != manifest.schema_hash:
+                raise ValueError("schema_hash does not match the Arrow schema")
+        except IntegrityError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IntegrityError(
+                f"manifest {where} is not a valid {FORMAT} document: {exc}", manifest=where
+            ) from exc
+        return manifest
+
+
+def _body_sha256(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json_bytes(body)).hexdigest()
+
+
+def _hex(value: Any) -> str:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise ValueError(f"{value!r} is not a sha256 hex digest")
+    return value
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def schema_fields(schema: pa.Schema) -> list[dict[str, Any]]:
+    """The readable form of the schema: name, Arrow type and canonical hash type per field."""
+    return [
+        {
+            "name": f.name,
+            "arrow_type": str(f.type),
+            "hash_type": canonical_type(f),
+            "nullable": f.nullable,
+        }
+        for f in schema
+    ]
+
+
+def schema_hash(schema: pa.Schema) -> str:
+    """sha256 of the readable schema: equal schemas, equal hash, on any machine."""
+    return hashlib.sha256(canonical_json_bytes(schema_fields(schema))).hexdigest()
+
+
+def schema_to_b64(schema: pa.Schema) -> str:
+    """The exact Arrow schema (field metadata included), so readers rebuild the same types."""
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def schema_from_b64(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))

@@ -1,0 +1,105 @@
+"""``export`` commits: replace the live file of each written day by its new version.
+
+A day whose content the head already holds is dropped from the commit (someone committed
+the same rows meanwhile); a day with other content becomes version N+1 of its partition,
+and the file that held version N leaves the live set (history keeps it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from t0lake._version import __version__
+from t0lake.errors import ConfigError
+from t0lake.lake.layout import Tier
+from t0lake.lake.manifest import FileEntry, Manifest, Operation, schema_hash, schema_to_b64
+
+__all__ = ["ReplaceDays", "check_compatible", "committed_hashes"]
+
+
+def committed_hashes(head: Manifest | None) -> dict[date, str]:
+    """The dataset hash of every live day of ``head``."""
+    if head is None:
+        return {}
+    return {day: entry.dataset_hash for day, (_, entry) in head.days().items()}
+
+
+def check_compatible(
+    head: Manifest | None, entrypoint: str, schema: pa.Schema, key: Sequence[str]
+) -> None:
+    """ConfigError when the head holds another schema or key: a lake never mixes schemas."""
+    if head is None:
+        return
+    if head.schema_hash != schema_hash(schema) or list(head.key) != list(key):
+        raise ConfigError(
+            f"{entrypoint}: the entrypoint's columns or key differ from the lake's "
+            f"snapshot {head.snapshot_id}; publish the new definition under a new entrypoint "
+            "name (a lake never mixes schemas)",
+            entrypoint=entrypoint,
+            snapshot_id=head.snapshot_id,
+        )
+
+
+@dataclass(frozen=True)
+class ReplaceDays:
+    """The commit of an export: new hot files for some days, on top of whatever head."""
+
+    entrypoint: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    day_expr: str
+    event_time_col: str
+    viewdef_hash: str
+    certification: Mapping[str, Any]
+    entries: tuple[FileEntry, ...]  # one hot file per day, version unset
+
+    def __call__(self, head: Manifest | None) -> Manifest | None:
+        """The next manifest on top of ``head``, or None when nothing is left to commit."""
+        check_compatible(head, self.entrypoint, self.schema, self.key)
+        live = list(head.files) if head else []
+        current = committed_hashes(head)
+        added: list[FileEntry] = []
+        for entry in self.entries:
+            day = entry.days[0].day
+            if current.get(day) == entry.days[0].dataset_hash:
+                continue  # someone committed the same content meanwhile
+            holding = [f for f in live if any(d.day == day for d in f.days)]
+            if any(f.tier != Tier.HOT for f in holding):
+                raise ConfigError(
+                    f"{self.entrypoint} day {day} already lives in a compacted tier; "
+                    "re-exporting compacted days is not supported yet",
+                    entrypoint=self.entrypoint,
+                    day=day.isoformat(),
+                )
+            live = [f for f in live if f not in holding]
+            version = max((f.version for f in holding), default=0) + 1
+            added.append(replace(entry, version=version))
+        if not added:
+            return None
+        return Manifest(
+            entrypoint=self.entrypoint,
+            snapshot_id=(head.snapshot_id if head else 0) + 1,
+            parent_snapshot_id=head.snapshot_id if head else None,
+            parent_sha256=head.sha256 if head else None,
+            committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            operation=Operation.EXPORT,
+            key=self.key,
+            day_expr=self.day_expr,
+            event_time_col=self.event_time_col,
+            viewdef_hash=self.viewdef_hash,
+            certification=dict(self.certification),
+            arrow_schema=schema_to_b64(self.schema),
+            schema_hash=schema_hash(self.schema),
+            files=tuple(live + added),
+            summary={
+                "added": [f.path for f in added],
+                "days": [f.days[0].day.isoformat() for f in added],
+                "rows_added": sum(f.rows for f in added),
+            },
+            t0lake_version=__version__,
+        )

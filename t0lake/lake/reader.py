@@ -1,0 +1,310 @@
+"""Reading a snapshot's files and proving every (day, column) before a row leaves.
+
+The content hash of each (day, column) handed to the caller is recomputed from the file and
+compared with the manifest before any of its rows are returned; a mismatch raises
+IntegrityError naming the file, the day and the column. Row filters run after the proof
+(in :class:`~t0lake.lake.snapshot.Snapshot`), so a filter can never hide a tampered row.
+
+Local files are read in batches by Polars' native reader, the next batch read while this
+one is proven; other storage goes file by file through pyarrow, a few files ahead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from t0lake import hashing
+from t0lake._util.days import parse_range
+from t0lake._util.frames import to_polars
+from t0lake.errors import ConfigError, IntegrityError
+from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
+from t0lake.lake.storage import LakeStorage
+
+__all__ = ["Part", "Reader", "integrity"]
+
+_PREFETCH = 4  # files read and verified ahead of the one being returned
+_BATCH_ROWS = 150_000  # rows of local files read by one call of Polars' native reader
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file to read, restricted to the days a call asked for."""
+
+    file: FileEntry
+    days: tuple[DayEntry, ...]
+
+
+class Reader:
+    """The files of one manifest, read and proven."""
+
+    def __init__(self, storage: LakeStorage, manifest: Manifest) -> None:
+        self.storage = storage
+        self.manifest = manifest
+        self.schema: pa.Schema = manifest.schema
+
+    @property
+    def entrypoint(self) -> str:
+        return self.manifest.entrypoint
+
+    @property
+    def snapshot_id(self) -> int:
+        return self.manifest.snapshot_id
+
+    def columns(self, columns: Sequence[str] | None) -> list[str]:
+        names = [f.name for f in self.schema]
+        if columns is None:
+            return names
+        if isinstance(columns, str):
+            raise ConfigError("columns must be a list of names, not one string")
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise ConfigError(
+                f"{self.entrypoint} has no column(s) {', '.join(map(repr, unknown))}; it has "
+                f"{', '.join(names)}",
+                entrypoint=self.entrypoint,
+                columns=unknown,
+            )
+        return list(dict.fromkeys(columns))
+
+    def parts(self, start: date | str | None, end: date | str | None) -> list[Part]:
+        """The files holding days ``start``..``end``, each restricted to those days, in day
+        order."""
+        first, last = parse_range(start, end)
+        parts = []
+        for f in self.manifest.files:
+            days = tuple(
+                d
+                for d in f.days
+                if (first is None or d.day >= first) and (last is None or d.day <= last)
+            )
+            if days:
+                parts.append(Part(f, days))
+        return sorted(parts, key=lambda p: p.days[0].day)
+
+    def frames(
+        self, parts: list[Part], names: list[str], *, verify: bool
+    ) -> Iterator[pl.DataFrame]:
+        """Polars frames of ``parts`` in day order, each proven before it is yielded."""
+        if not self.storage.is_local:
+            for table in self.tables(parts, names, verify=verify):
+                yield to_polars(table)
+            return
+        batches = _batches(parts)
+        with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="t0lake-read") as pool:
+            ahead = pool.submit(self._read_batch, batches[0], names) if batches else None
+            for index, batch in enumerate(batches):
+                assert ahead is not None
+                frame = ahead.result()
+                if index + 1 < len(batches):
+                    ahead = pool.submit(self._read_batch, batches[index + 1], names)
+                if frame is None:  # Polars could not read the batch: the precise path says why
+                    for table in self.tables(batch, names, verify=verify):
+                        yield to_polars(table)
+                    continue
+                yield self._proven_batch(pool, batch, frame, verify=verify)
+
+    def _read_batch(self, batch: list[Part], names: list[str]) -> pl.DataFrame | None:
+        """Local files of a batch in one call of Polars' native reader, or None if it fails or
+        returns anything but the manifest's rows and types (the per-file path then names the
+        file at fault)."""
+        paths = [self.storage.full(p.file.path) for p in batch]
+        try:
+            frame = pl.read_parquet(paths, columns=names, hive_partitioning=False, glob=False)
+        except (pl.exceptions.PolarsError, OSError, ValueError):
+            return None
+        expected = to_polars(self.schema.empty_table().select(names)).schema
+        if frame.height != sum(p.file.rows for p in batch) or frame.schema != expected:
+            return None
+        return frame
+
+    def _proven_batch(
+        self, pool: ThreadPoolExecutor, batch: list[Part], frame: pl.DataFrame, *, verify: bool
+    ) -> pl.DataFrame:
+        """The rows of the batch's days, after proving every (day, column) in parallel."""
+        offsets = [0]
+        for part in batch:
+            offsets.append(offsets[-1] + part.file.rows)
+
+        if verify:
+            spans = [
+                (part.file, day, offsets[i] + day.row_offset)
+                for i, part in enumerate(batch)
+                for day in part.days
+            ]
+            self.prove(spans, lambda name: frame.get_column(name).to_arrow(), frame.columns, pool)
+        if all(len(p.days) == len(p.file.days) for p in batch):
+            return frame
+        return pl.concat(
+            [
+                frame.slice(offsets[i] + d.row_offset, d.rows)
+                for i, part in enumerate(batch)
+                for d in part.days
+            ]
+        )
+
+    def tables(self, parts: list[Part], names: list[str], *, verify: bool) -> Iterator[pa.Table]:
+        """Read (and prove) parts a few at a time in threads, yielding in day order."""
+        if not parts:
+            return
+        read: Callable[[Part], pa.Table] = lambda part: self._read_part(part, names, verify)  # noqa: E731
+        with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="t0lake-read") as pool:
+            pending: deque[Future[pa.Table]] = deque()
+            queue = iter(parts)
+            for part in queue:
+                pending.append(pool.submit(read, part))
+                if len(pending) >= _PREFETCH:
+                    break
+            while pending:
+                table = pending.popleft().result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append(pool.submit(read, nxt))
+                yield table
+
+    def _read_part(self, part: Part, names: list[str], verify: bool) -> pa.Table:
+        f = part.file
+        path = self.storage.full(f.path)
+        if self.storage.is_local:
+            # pyarrow's native reader (no Python file object in the loop)
+            if not os.path.exists(path):
+                raise integrity(self, f, part.days[0], None, "file is missing")
+            table = self.parse(f, path, names)
+        else:
+            try:
+                source = self.storage.fs.open(path, "rb")
+            except FileNotFoundError:
+                raise integrity(self, f, part.days[0], None, "file is missing") from None
+            with source:
+                table = self.parse(f, source, names)
+        if verify:
+            spans = [(f, day, day.row_offset) for day in part.days]
+            self.prove(spans, table.column, table.column_names)
+        return _slice_days(f, part.days, table)
+
+    def parse(self, f: FileEntry, source: Any, names: list[str]) -> pa.Table:
+        """The named columns of a file, typed exactly as the manifest says (or IntegrityError)."""
+        try:
+            parquet = pq.ParquetFile(source)
+            if parquet.metadata.num_rows != f.rows:
+                raise integrity(
+                    self,
+                    f,
+                    None,
+                    None,
+                    f"file has {parquet.metadata.num_rows} rows, manifest says {f.rows}",
+                )
+            table = parquet.read(columns=names, use_threads=True)
+        except IntegrityError:
+            raise
+        except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+            raise integrity(self, f, None, None, f"file cannot be read as Parquet: {exc}") from exc
+        arrays = []
+        for name in names:
+            expected = self.schema.field(name)
+            if name not in table.column_names or table.schema.field(name).type != expected.type:
+                raise integrity(
+                    self, f, None, name, f"column is missing or not of type {expected.type}"
+                )
+            arrays.append(table.column(name))
+        return pa.Table.from_arrays(arrays, schema=pa.schema([self.schema.field(n) for n in names]))
+
+    def prove(
+        self,
+        spans: Sequence[tuple[FileEntry, DayEntry, int]],
+        column: Callable[[str], pa.Array | pa.ChunkedArray],
+        names: Sequence[str],
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """Recompute the hash of every (day, column) against the manifest.
+
+        ``spans`` are (file, day, first row of the day in the columns); ``column(name)`` gives
+        a column holding all of them. Columns are proven in ``pool``'s threads if given.
+        """
+        ranges = [(start, day.rows) for _, day, start in spans]
+
+        def prove(name: str) -> None:
+            actual = hashing.range_digests(name, column(name), self.schema.field(name), ranges)
+            for (f, day, _), digest in zip(spans, actual, strict=True):
+                expected = day.columns.get(name)
+                if expected is None or digest != expected:
+                    raise integrity(
+                        self,
+                        f,
+                        day,
+                        name,
+                        "content hash differs from the manifest",
+                        expected=expected,
+                        actual=digest,
+                    )
+
+        if pool is None:
+            for name in names:
+                prove(name)
+        else:
+            for done in [pool.submit(prove, name) for name in names]:
+                done.result()
+
+    def read_file_bytes(self, f: FileEntry) -> bytes:
+        try:
+            return self.storage.read_bytes(f.path)
+        except FileNotFoundError:
+            raise integrity(self, f, None, None, "file is missing") from None
+
+
+def _batches(parts: list[Part]) -> list[list[Part]]:
+    """Parts grouped for one native read each: enough rows to keep Polars' threads busy, few
+    enough that the next batch is read while this one is proven."""
+    batches: list[list[Part]] = []
+    rows = 0
+    for part in parts:
+        if not batches or rows >= _BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(part)
+        rows += part.file.rows
+    return batches
+
+
+def _slice_days(f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> pa.Table:
+    if len(days) == len(f.days):
+        return table
+    return pa.concat_tables([table.slice(d.row_offset, d.rows) for d in days])
+
+
+def integrity(
+    reader: Reader,
+    f: FileEntry,
+    day: DayEntry | None,
+    column: str | None,
+    what: str,
+    **extra: Any,
+) -> IntegrityError:
+    """The IntegrityError of a file (and day, and column) that failed its proof."""
+    where = f.path
+    if day is not None:
+        where += f", day {day.day.isoformat()}"
+    if column is not None:
+        where += f", column {column!r}"
+    return IntegrityError(
+        f"{reader.entrypoint} snapshot {reader.snapshot_id}: {where}: {what}",
+        entrypoint=reader.entrypoint,
+        snapshot_id=reader.snapshot_id,
+        file=f.path,
+        # one day when the fault is in one day's rows; every day of the file otherwise
+        day=day.day.isoformat() if day else None,
+        days=None if day else [d.day.isoformat() for d in f.days],
+        column=column,
+        **extra,
+    )
+
+

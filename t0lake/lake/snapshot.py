@@ -1,0 +1,280 @@
+"""``Lake`` → ``Snapshot`` → verified Polars frames: the lake as a user opens it.
+
+A snapshot is exactly what its manifest says. Every read re-proves what it returns
+(:mod:`t0lake.lake.reader`); row filters run after the proof, so a filter can never hide a
+tampered row from it. ``verify=False`` turns the proof off for one call, explicitly;
+nothing turns it off by default. A frame a read returns carries its provenance
+(:mod:`t0lake.lineage`), built here from the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from t0lake import lineage
+from t0lake._util.days import parse_range
+from t0lake._util.frames import to_polars
+from t0lake._version import __version__
+from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.lake import log
+from t0lake.lake.layout import MANIFEST_DIR
+from t0lake.lake.manifest import Manifest, Operation
+from t0lake.lake.reader import Reader
+from t0lake.lake.storage import LakeStorage, check_name, open_storage
+from t0lake.lake.verify import verify_snapshot
+
+__all__ = ["Lake", "Snapshot", "SnapshotInfo", "open_lake"]
+
+
+def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
+    """Open a lake (a local path or ``s3://bucket/prefix``); exported as ``t0lake.open``."""
+    return Lake(open_storage(url, storage_options))
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One entry of an entrypoint's history."""
+
+    snapshot_id: int
+    parent_snapshot_id: int | None
+    committed_at: str
+    operation: Operation
+    cert_id: int | None
+    days: int
+    rows: int
+    files: int
+    manifest_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Lake:
+    """A lake root. Everything it knows comes from manifests."""
+
+    def __init__(self, storage: LakeStorage) -> None:
+        self.storage = storage
+
+    @property
+    def url(self) -> str:
+        return self.storage.url
+
+    def entrypoints(self) -> list[str]:
+        """Entrypoints with at least one committed snapshot."""
+        names = []
+        for name in self.storage.list_names(""):
+            try:
+                check_name(name)
+            except ConfigError:
+                continue
+            if log.snapshot_ids(self.storage, name):
+                names.append(name)
+        return names
+
+    def snapshots(self, entrypoint: str) -> list[SnapshotInfo]:
+        """The history of an entrypoint, oldest first."""
+        check_name(entrypoint)
+        out = []
+        for sid in log.snapshot_ids(self.storage, entrypoint):
+            m = log.load(self.storage, entrypoint, sid)
+            out.append(
+                SnapshotInfo(
+                    snapshot_id=m.snapshot_id,
+                    parent_snapshot_id=m.parent_snapshot_id,
+                    committed_at=m.committed_at,
+                    operation=m.operation,
+                    cert_id=m.certification.get("cert_id"),
+                    days=len(m.days()),
+                    rows=sum(f.rows for f in m.files),
+                    files=len(m.files),
+                    manifest_sha256=m.sha256,
+                )
+            )
+        return out
+
+    def snapshot(self, entrypoint: str, snapshot_id: int | None = None) -> Snapshot:
+        """The latest snapshot, or the one with ``snapshot_id`` (time travel)."""
+        check_name(entrypoint)
+        if snapshot_id is None:
+            manifest = log.head(self.storage, entrypoint)
+            if manifest is None:
+                raise SnapshotNotFoundError(
+                    f"{entrypoint} has no snapshot in {self.url} (looked in "
+                    f"{entrypoint}/{MANIFEST_DIR}/)",
+                    entrypoint=entrypoint,
+                    lake=self.url,
+                )
+        else:
+            manifest = log.load(self.storage, entrypoint, int(snapshot_id))
+        return Snapshot(self.storage, manifest)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.url!r})"
+
+
+class Snapshot:
+    """One committed state of an entrypoint's lake."""
+
+    def __init__(self, storage: LakeStorage, manifest: Manifest) -> None:
+        self.storage = storage
+        self.manifest = manifest
+        self.schema: pa.Schema = manifest.schema
+        self._reader = Reader(storage, manifest)
+
+    @property
+    def entrypoint(self) -> str:
+        return self.manifest.entrypoint
+
+    @property
+    def snapshot_id(self) -> int:
+        return self.manifest.snapshot_id
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.manifest.key
+
+    def days(self) -> list[date]:
+        return sorted(self.manifest.days())
+
+    def __repr__(self) -> str:
+        return f"Snapshot({self.entrypoint!r}, snapshot_id={self.snapshot_id})"
+
+    # ------------------------------------------------------------------ reads
+
+    def scan(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        columns: Sequence[str] | None = None,
+        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        *,
+        verify: bool = True,
+    ) -> pl.LazyFrame:
+        """A LazyFrame over days ``start``..``end`` (inclusive; None = unbounded).
+
+        Nothing is read until it is collected; then each file is read, proven (unless
+        ``verify=False``) and only then filtered and handed to Polars, in day order.
+        """
+        parts = self._reader.parts(start, end)
+        wanted = self._reader.columns(columns)
+        schema = to_polars(self.schema.empty_table().select(wanted)).schema
+
+        def source(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            names = [c for c in wanted if with_columns is None or c in with_columns]
+            remaining = n_rows
+            for frame in self._reader.frames(parts, names, verify=verify):
+                if predicate is not None:
+                    frame = frame.filter(predicate)
+                if remaining is not None:
+                    frame = frame.head(remaining)
+                    remaining -= frame.height
+                yield frame
+                if remaining is not None and remaining <= 0:
+                    return
+
+        from polars.io.plugins import register_io_source
+
+        lazy = register_io_source(
+            source,
+            schema=schema,
+            explain_name="t0lake",
+            explain_detail=f"{self.entrypoint} snapshot {self.snapshot_id}, {len(parts)} files",
+        )
+        for expr in _filters(filters):
+            lazy = lazy.filter(expr)
+        return lazy
+
+    def read(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        columns: Sequence[str] | None = None,
+        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        *,
+        verify: bool = True,
+    ) -> pl.DataFrame:
+        """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
+        read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
+        frame = self.scan(start, end, columns, filters, verify=verify).collect()
+        return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
+
+    def to_arrow(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        columns: Sequence[str] | None = None,
+        *,
+        verify: bool = True,
+    ) -> pa.Table:
+        """The verified rows as one Arrow table, types exactly as in the manifest."""
+        wanted = self._reader.columns(columns)
+        tables = list(self._reader.tables(self._reader.parts(start, end), wanted, verify=verify))
+        if not tables:
+            return self.schema.empty_table().select(wanted)
+        return pa.concat_tables(tables)
+
+    def files(self, start: date | str | None = None, end: date | str | None = None) -> list[str]:
+        """URIs of the live files holding days ``start``..``end``: what another engine may read
+        directly (unverified)."""
+        return [self.storage.uri(p.file.path) for p in self._reader.parts(start, end)]
+
+    def verify(self) -> dict[str, Any]:
+        """Recompute everything: each file's sha256 and row count and every (day, column)
+        hash. Raises IntegrityError listing every problem; returns a summary otherwise."""
+        return verify_snapshot(self._reader)
+
+    # ------------------------------------------------------------------ provenance
+
+    def read_record(
+        self,
+        start: date | str | None,
+        end: date | str | None,
+        columns: Sequence[str] | None,
+        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        verified: bool = True,
+    ) -> lineage.Record:
+        """The lineage record of a read: where, which days by content hash, which columns,
+        with which row filters, proven or not (``t0lake.frame_fingerprint``)."""
+        first, last = parse_range(start, end)
+        days = [
+            [d.isoformat(), entry.dataset_hash]
+            for d, (_, entry) in sorted(self.manifest.days().items())
+            if (first is None or d >= first) and (last is None or d <= last)
+        ]
+        names = [f.name for f in self.schema] if columns is None else list(columns)
+        return {
+            "kind": "snapshot_read",
+            "entrypoint": self.manifest.entrypoint,
+            "snapshot_id": self.manifest.snapshot_id,
+            "viewdef_hash": self.manifest.viewdef_hash,
+            "schema_hash": self.manifest.schema_hash,
+            "start": None if first is None else first.isoformat(),
+            "end": None if last is None else last.isoformat(),
+            "days": days,
+            "columns": names,
+            "filters": [str(e) for e in _filters(filters)],
+            "verified": verified,
+            "t0lake_version": __version__,
+        }
+
+
+def _filters(filters: pl.Expr | Sequence[pl.Expr] | None) -> list[pl.Expr]:
+    if filters is None:
+        return []
+    if isinstance(filters, pl.Expr):
+        return [filters]
+    exprs = list(filters)
+    if not all(isinstance(e, pl.Expr) for e in exprs):
+        raise ConfigError("filters must be polars expressions, e.g. pl.col('x') > 1")
+    return exprs

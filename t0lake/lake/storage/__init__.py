@@ -1,0 +1,47 @@
+"""Where the lake's bytes live: fsspec filesystems, safe paths, and the one atomic primitive.
+
+    base    the Storage protocol and the fsspec base class (reads, data files)
+    local   local disk: put-if-absent by link(2)
+    s3      S3: put-if-absent by a conditional PutObject
+    paths   names and relative paths, validated
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from t0lake.errors import ConfigError
+from t0lake.lake.storage.base import LakeStorage, Storage
+from t0lake.lake.storage.local import LocalStorage
+from t0lake.lake.storage.paths import check_name, check_relative
+from t0lake.lake.storage.s3 import S3Storage
+
+__all__ = [
+    "LakeStorage",
+    "LocalStorage",
+    "S3Storage",
+    "Storage",
+    "check_name",
+    "check_relative",
+    "open_storage",
+]
+
+
+def open_storage(url: str, storage_options: dict[str, Any] | None = None) -> LakeStorage:
+    """The storage of a lake URL (a local path or ``s3://bucket/prefix``)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("the lake URL is empty: pass --lake or set T0LAKE_LAKE")
+    options = dict(storage_options or {})
+    try:
+        fs, root = fsspec.core.url_to_fs(url, **options)
+    except (ValueError, ImportError, TypeError) as exc:
+        raise ConfigError(f"cannot open lake {url!r}: {exc}", url=url) from exc
+    if isinstance(fs, LocalFileSystem):
+        return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    kind = S3Storage if {"s3", "s3a"} & set(protocols) else LakeStorage
+    return kind(url=url, fs=fs, root=str(root), storage_options=options)

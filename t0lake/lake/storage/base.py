@@ -1,0 +1,123 @@
+"""The Storage protocol the lake is written against, and its fsspec implementation.
+
+Everything a commit needs from storage is "create this object only if it does not exist"
+(put-if-absent); everything else is plain reads and writes of content-addressed files. The
+protocol names exactly that, so the commit protocol can be tested against a storage that
+injects faults, and a backend that cannot promise put-if-absent is refused rather than
+trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from t0lake.errors import ConfigError
+from t0lake.lake.storage.paths import check_relative
+
+__all__ = ["LakeStorage", "Storage"]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What the lake needs of a place to keep bytes. Paths are relative to the lake root."""
+
+    url: str
+
+    def read_bytes(self, relative: str) -> bytes:
+        """The whole object; FileNotFoundError when there is none."""
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write (or rewrite with the same bytes) a content-addressed data file."""
+
+    def put_if_absent(self, relative: str, data: bytes) -> None:
+        """Create the object only if nothing is there: CommitConflictError if something is,
+        CommitStateUnknownError if the backend did not say whether it wrote."""
+
+    def exists(self, relative: str) -> bool:
+        """Whether an object is at that path now."""
+
+    def list_names(self, relative_dir: str) -> list[str]:
+        """Base names in a directory, sorted (empty when it does not exist)."""
+
+    def walk(self, relative_dir: str) -> list[str]:
+        """Every object below a directory, as sorted relative paths."""
+
+    def delete(self, relative: str) -> None:
+        """Remove one object (nothing when it is already gone)."""
+
+
+@dataclass
+class LakeStorage:
+    """A lake root on one fsspec filesystem; all paths given to it are relative and checked.
+
+    This base serves any fsspec filesystem for reads and data files, but it has no
+    put-if-absent it can trust: the local and S3 subclasses provide one.
+    """
+
+    url: str
+    fs: Any
+    root: str
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    is_local = False
+
+    def full(self, relative: str) -> str:
+        """The filesystem path of a relative lake path ("" is the root itself)."""
+        if relative == "":
+            return self.root
+        return f"{self.root.rstrip('/')}/{check_relative(relative)}"
+
+    def uri(self, relative: str) -> str:
+        """The path as other engines (DuckDB, Polars) address it."""
+        return f"{self.protocol}://{self.full(relative)}"
+
+    @property
+    def protocol(self) -> str:
+        protocol = self.fs.protocol
+        return str(protocol if isinstance(protocol, str) else protocol[0])
+
+    def read_bytes(self, relative: str) -> bytes:
+        data: bytes = self.fs.cat_file(self.full(relative))
+        return data
+
+    def exists(self, relative: str) -> bool:
+        return bool(self.fs.exists(self.full(relative)))
+
+    def size(self, relative: str) -> int:
+        return int(self.fs.size(self.full(relative)))
+
+    def list_names(self, relative_dir: str) -> list[str]:
+        """Base names in a directory (empty when it does not exist)."""
+        try:
+            entries = self.fs.ls(self.full(relative_dir), detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+
+    def walk(self, relative_dir: str) -> list[str]:
+        """Every file below a directory, relative to the lake root."""
+        base = self.full(relative_dir).rstrip("/")
+        root = self.root.rstrip("/")
+        try:
+            found = self.fs.find(base, withdirs=False)
+        except FileNotFoundError:
+            return []
+        return sorted(str(p).removeprefix(root).lstrip("/") for p in found)
+
+    def delete(self, relative: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.full(relative))
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write a content-addressed data file. Overwriting one with the same name rewrites the
+        same bytes, so no exclusivity is needed here."""
+        self.fs.pipe_file(self.full(relative), data)
+
+    def put_if_absent(self, relative: str, data: bytes) -> None:
+        raise ConfigError(
+            f"{self.protocol}:// has no put-if-absent that t0lake trusts; "
+            "use a local path or s3://",
+            url=self.url,
+        )
