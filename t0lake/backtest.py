@@ -138,7 +138,7 @@ def splits(
             f"needs train {train_days} + label_horizon {horizon_days} + embargo {embargo_days} "
             f"+ test {test_days} = {needed} days",
             parameter="end",
-            days=available,
+            available_days=available,
             needed=needed,
         )
     return _walk(first, last, train_days, test_days, step_days, gap, expanding)

@@ -22,6 +22,7 @@ from t0lake.testing import TempPostgres, moto_server
 pytest_plugins = ["tests.lakecases"]
 
 _TEMPLATE = "t0lake_template"
+_EXAMPLES_TEMPLATE = "t0lake_examples_template"
 _db_counter = itertools.count()
 
 
@@ -79,21 +80,48 @@ def pg_conn(pg_dsn: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-@pytest.fixture
-def fresh_dsn(pg_server: TempPostgres) -> Iterator[str]:
-    """A database of its own (cloned from the template with the t0lake SQL) for one test."""
+def clone_database(server: TempPostgres, template: str) -> Iterator[str]:
+    """A database of its own, cloned from ``template``, dropped afterwards."""
     name = f"t0lake_test_{os.getpid()}_{next(_db_counter)}"
-    with pg.connect(pg_server.dsn, autocommit=True) as conn:
+    with pg.connect(server.dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(_TEMPLATE)
+                sql.Identifier(name), sql.Identifier(template)
             )
         )
-    yield pg_server.dsn.replace(f"dbname={pg_server.dbname}", f"dbname={name}")
-    with pg.connect(pg_server.dsn, autocommit=True) as conn:
+    yield server.dsn.replace(f"dbname={server.dbname}", f"dbname={name}")
+    with pg.connect(server.dsn, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def fresh_dsn(pg_server: TempPostgres) -> Iterator[str]:
+    """A database of its own (cloned from the template with the t0lake SQL) for one test."""
+    yield from clone_database(pg_server, _TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def _examples_template(pg_server: TempPostgres) -> str:
+    """A second template: the t0lake SQL plus the example stores (db init --examples)."""
+    with pg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(_EXAMPLES_TEMPLATE), sql.Identifier(_TEMPLATE)
+            )
+        )
+    dsn = pg_server.dsn.replace(f"dbname={pg_server.dbname}", f"dbname={_EXAMPLES_TEMPLATE}")
+    with pg.connect(dsn) as conn:
+        pg.apply_sql(conn, examples=True)
+    return _EXAMPLES_TEMPLATE
+
+
+@pytest.fixture
+def examples_dsn(pg_server: TempPostgres, _examples_template: str) -> Iterator[str]:
+    """A database of its own holding the example stores of the seeds, uncertified: the one
+    fixture for every test of the example stores."""
+    yield from clone_database(pg_server, _examples_template)
 
 
 # --------------------------------------------------------------------------- S3 (moto)

@@ -13,19 +13,17 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 import t0lake
-from t0lake import demo, pg
+from t0lake import demo
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "backtest.ipynb"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @pytest.fixture
-def examples_dsn(fresh_dsn: str) -> str:
-    """A database with the example stores, the trainer-derived store certified."""
-    with pg.connect(fresh_dsn) as conn:
-        pg.apply_sql(conn, examples=True)
-    t0lake.certify(fresh_dsn, demo.ENTRYPOINT, check_days=3)
-    return fresh_dsn
+def certified_dsn(examples_dsn: str) -> str:
+    """The example stores, the trainer-derived store certified."""
+    t0lake.certify(examples_dsn, demo.ENTRYPOINT, check_days=3)
+    return examples_dsn
 
 
 def _text(nb: nbformat.NotebookNode) -> list[str]:
@@ -54,10 +52,10 @@ def test_python3_kernel_is_this_venv_interpreter() -> None:
 
 
 def test_backtest_notebook_runs_against_postgres_and_a_new_lake(
-    examples_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    certified_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake = tmp_path / "lake"
-    monkeypatch.setenv("T0LAKE_PG_DSN", examples_dsn)
+    monkeypatch.setenv("T0LAKE_PG_DSN", certified_dsn)
     monkeypatch.setenv("T0LAKE_LAKE", str(lake))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(

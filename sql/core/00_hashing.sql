@@ -2,7 +2,7 @@
 --
 -- audit.t0_dataset_hash(p_query, p_key) returns the same hex string as the Python
 -- t0lake.dataset_hash(table, key) for the same rows. docs/hashing.md is the specification;
--- t0lake/hashing.py is the Python twin. Re-runnable: CREATE OR REPLACE only.
+-- t0lake.hashing (t0lake/hashing/) is the Python twin. Re-runnable: CREATE OR REPLACE only.
 --
 -- Errors (SQLSTATE):
 --   T0L04  bad input (no key, missing or duplicate column, non-unique key, unsupported type)

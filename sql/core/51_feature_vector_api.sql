@@ -1,10 +1,10 @@
--- t0lake: the Postgres side of the FeatureVector API (t0lake/vectors.py, issue 6).
+-- t0lake: the Postgres side of the FeatureVector API (t0lake/vectors/store.py, issue 6).
 --
 -- Applied by every `t0lake db init` after 50_feature_vectors.sql. Re-runnable: CREATE OR
 -- REPLACE only; a second run changes nothing.
 --
 --   fv.window_key(...)          the window key of docs/feature_vectors.md, identical to
---                               t0lake.fv_codec.window_key (tests compare them)
+--                               t0lake.vectors.codec.window_key (tests compare them)
 --   fv.schema_hash(...)         sha256 of a schema's canonical JSON, identical to
 --                               t0lake.FeatureSchema.schema_hash (tests compare them)
 --   fv.notify_vectors_changed() statement triggers on fv.feature_vectors: NOTIFY t0lake_fv

@@ -4,7 +4,7 @@
 --
 -- Applied only by `t0lake db init --examples`. Re-runnable: CREATE OR REPLACE only. These
 -- are operator checks: they read the entrypoint itself (not the guarded view) and the audit
--- tables, and are not part of any certified closure. tests/test_trainer_store.py runs each one
+-- tables, and are not part of any certified closure. tests/stores/test_trainer_store.py runs each one
 -- with asserted results.
 --
 --   ml.trainer_derived_coverage_v              per t0 day (and a NULL-day total): events vs

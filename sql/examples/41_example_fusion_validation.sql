@@ -1,5 +1,5 @@
 -- t0lake example: the validation queries of seed 004 (section 10) as views, so a runbook, a
--- dashboard and the tests (tests/test_fusion_store.py) run the same SQL.
+-- dashboard and the tests (tests/stores/test_fusion_store.py) run the same SQL.
 --
 -- Applied only by `t0lake db init --examples`, after sql/examples/40_example_fusion_store.sql.
 -- Re-runnable: CREATE OR REPLACE only.

@@ -38,9 +38,11 @@ def to_arrow(data: Any) -> pa.Table:
     )
 
 
-def to_polars(data: Any) -> pl.DataFrame:
+def to_polars(data: Any, parameter: str = "data", *, also: str = "") -> pl.DataFrame:
     """A Polars DataFrame of a pyarrow Table/RecordBatch, a Polars DataFrame/LazyFrame or a
-    pandas DataFrame (its index dropped, as :func:`polars.from_pandas` does by default)."""
+    pandas DataFrame (its index dropped, as :func:`polars.from_pandas` does by default).
+    ConfigError naming ``parameter`` otherwise; ``also`` names what else the caller accepts
+    (checked before this is called), for the message."""
     import polars as pl
 
     if isinstance(data, pl.LazyFrame):
@@ -50,13 +52,16 @@ def to_polars(data: Any) -> pl.DataFrame:
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
-        return pl.DataFrame(data)
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
     if "pandas" in sys.modules:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
             return pl.from_pandas(data)
     raise ConfigError(
-        f"cannot convert a {type(data).__name__} to a polars DataFrame: pass a pyarrow Table, "
-        "a polars DataFrame/LazyFrame or a pandas DataFrame"
+        f"{parameter} must be a polars DataFrame/LazyFrame, a pyarrow Table or a pandas "
+        f"DataFrame{also}, got {type(data).__name__}",
+        parameter=parameter,
     )

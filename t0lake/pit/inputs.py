@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from t0lake.errors import ConfigError
+from t0lake._util.frames import to_polars
 from t0lake.lake.snapshot import Snapshot
 from t0lake.pit.spec import JoinSpec, check_t0, require_columns
 
@@ -35,20 +35,8 @@ class PitInputs:
 
 
 def _frame(data: Any, side: str) -> pl.DataFrame:
-    if isinstance(data, pl.LazyFrame):
-        data = data.collect()
-    if isinstance(data, pa.RecordBatch):
-        data = pa.Table.from_batches([data])
-    if isinstance(data, pa.Table):
-        data = pl.from_arrow(data)
-    if not isinstance(data, pl.DataFrame):
-        raise ConfigError(
-            f"{side} must be a polars DataFrame/LazyFrame or a pyarrow Table"
-            + (" or a t0lake Snapshot" if side == "features" else "")
-            + f", got {type(data).__name__}",
-            side=side,
-        )
-    return data
+    also = " or a t0lake Snapshot" if side == "features" else ""
+    return to_polars(data, side, also=also)
 
 
 def snapshot_days(

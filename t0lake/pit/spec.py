@@ -75,9 +75,13 @@ class JoinSpec:
 def _by_list(by: str | Sequence[str]) -> list[str]:
     keys = [by] if isinstance(by, str) else list(by)
     if not keys or not all(isinstance(k, str) for k in keys):
-        raise ConfigError("by must be a column name or a non-empty list of column names", by=by)
+        raise ConfigError(
+            "by must be a column name or a non-empty list of column names",
+            parameter="by",
+            value=repr(by),
+        )
     if len(set(keys)) != len(keys):
-        raise ConfigError(f"by {keys} names a column twice", by=keys)
+        raise ConfigError(f"by {keys} names a column twice", parameter="by", value=repr(keys))
     return keys
 
 

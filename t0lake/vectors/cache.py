@@ -65,7 +65,9 @@ class LatestCache:
     ) -> None:
         if max_entries < 1:
             raise ConfigError(
-                f"max_entries must be >= 1, got {max_entries}", max_entries=max_entries
+                f"max_entries must be >= 1, got {max_entries}",
+                parameter="max_entries",
+                value=repr(max_entries),
             )
         self._dsn = dsn
         self._max = max_entries

@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["LOGGER_NAME", "StoreMetrics", "log_event"]
 
-LOGGER_NAME = "t0lake.vectors.store"
+LOGGER_NAME = "t0lake.vectors"
 _log = logging.getLogger(LOGGER_NAME)
 
 # milliseconds: a cache hit is microseconds, a Postgres round trip a fraction of a ms, a

@@ -39,7 +39,7 @@ def open_storage(url: str, storage_options: dict[str, Any] | None = None) -> Lak
     try:
         fs, root = fsspec.core.url_to_fs(url, **options)
     except (ValueError, ImportError, TypeError) as exc:
-        raise ConfigError(f"cannot open lake {url!r}: {exc}", url=url) from exc
+        raise ConfigError(f"cannot open lake {url!r}: {exc}", lake=url) from exc
     if isinstance(fs, LocalFileSystem):
         return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)

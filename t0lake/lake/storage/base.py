@@ -119,5 +119,5 @@ class LakeStorage:
         raise ConfigError(
             f"{self.protocol}:// has no put-if-absent that t0lake trusts; "
             "use a local path or s3://",
-            url=self.url,
+            lake=self.url,
         )

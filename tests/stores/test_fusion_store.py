@@ -21,8 +21,7 @@ from psycopg.rows import dict_row
 
 import t0lake
 from t0lake import pg
-
-from .fusion_reference import META_FLAGS, Image, Listing, fusion_rows, parse_number
+from tests.fusion_reference import META_FLAGS, Image, Listing, fusion_rows, parse_number
 
 EP = "ml.fusion_feature_store_t0_v1_v"
 GUARDED = "ml.v_damage_fusion_features_v2_scored_train_v"

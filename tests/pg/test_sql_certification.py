@@ -19,16 +19,8 @@ EP_ID = sql.Identifier(*EP.split("."))
 
 
 @pytest.fixture
-def store_dsn(fresh_dsn: str) -> str:
-    """A database of its own with the example stores applied."""
-    with pg.connect(fresh_dsn) as conn:
-        pg.apply_sql(conn, examples=True)
-    return fresh_dsn
-
-
-@pytest.fixture
-def conn(store_dsn: str) -> Iterator[psycopg.Connection]:
-    with pg.connect(store_dsn, autocommit=True) as c:
+def conn(examples_dsn: str) -> Iterator[psycopg.Connection]:
+    with pg.connect(examples_dsn, autocommit=True) as c:
         yield c
 
 
@@ -66,8 +58,8 @@ def _catalog(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
     return [*objects, *rows]
 
 
-def test_db_init_twice_changes_nothing(store_dsn: str) -> None:
-    with pg.connect(store_dsn) as conn:
+def test_db_init_twice_changes_nothing(examples_dsn: str) -> None:
+    with pg.connect(examples_dsn) as conn:
         before = _catalog(conn)
         pg.apply_sql(conn, examples=True)
         pg.apply_sql(conn)
@@ -143,31 +135,31 @@ def _refused(dsn: str, view: str) -> t0lake.T0ViolationError:
     return info.value
 
 
-def test_leak_now_in_a_view_of_the_closure(store_dsn: str, conn: psycopg.Connection) -> None:
+def test_leak_now_in_a_view_of_the_closure(examples_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE VIEW ml.leak_now_inner AS SELECT * FROM ml.listing_t0_events"
         " WHERE t0 < now() - interval '1 day';"
         "CREATE VIEW ml.leak_now_v AS SELECT * FROM ml.leak_now_inner"
     )
     _declare(conn, "ml.leak_now_v")
-    err = _refused(store_dsn, "ml.leak_now_v")
+    err = _refused(examples_dsn, "ml.leak_now_v")
     assert err.context["object"] == "ml.leak_now_inner"
     assert "ml.leak_now_inner: time-of-query token now(" in err.message
 
 
-def test_leak_current_date_inside_a_cte(store_dsn: str, conn: psycopg.Connection) -> None:
+def test_leak_current_date_inside_a_cte(examples_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE VIEW ml.leak_cte_v AS WITH recent AS ("
         "  SELECT * FROM ml.listing_t0_events WHERE t0::date >= CURRENT_DATE - 30)"
         " SELECT generation, listing_id, t0 FROM recent"
     )
     _declare(conn, "ml.leak_cte_v")
-    err = _refused(store_dsn, "ml.leak_cte_v")
+    err = _refused(examples_dsn, "ml.leak_cte_v")
     assert err.context["object"] == "ml.leak_cte_v"
     assert "time-of-query token current_date" in err.message
 
 
-def test_leak_volatile_sql_function(store_dsn: str, conn: psycopg.Connection) -> None:
+def test_leak_volatile_sql_function(examples_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE FUNCTION ml.leak_bump(x bigint) RETURNS bigint LANGUAGE sql VOLATILE"
         " AS 'SELECT x + 1';"
@@ -175,12 +167,12 @@ def test_leak_volatile_sql_function(store_dsn: str, conn: psycopg.Connection) ->
         " t0 FROM ml.listing_t0_events"
     )
     _declare(conn, "ml.leak_fn_v")
-    err = _refused(store_dsn, "ml.leak_fn_v")
+    err = _refused(examples_dsn, "ml.leak_fn_v")
     assert err.context["object"] == "ml.leak_bump(x bigint)"
     assert "ml.leak_bump(x bigint): volatile function" in err.message
 
 
-def test_leak_now_in_a_sql_function_body(store_dsn: str, conn: psycopg.Connection) -> None:
+def test_leak_now_in_a_sql_function_body(examples_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE FUNCTION ml.leak_cutoff() RETURNS timestamp LANGUAGE sql STABLE"
         " AS 'SELECT (now() - interval ''30 days'')::timestamp';"
@@ -188,12 +180,12 @@ def test_leak_now_in_a_sql_function_body(store_dsn: str, conn: psycopg.Connectio
         " WHERE t0 > ml.leak_cutoff()"
     )
     _declare(conn, "ml.leak_body_v")
-    err = _refused(store_dsn, "ml.leak_body_v")
+    err = _refused(examples_dsn, "ml.leak_body_v")
     assert "ml.leak_cutoff(): time-of-query token now(" in err.message
 
 
 def test_leak_volatile_function_called_from_a_string_body(
-    store_dsn: str, conn: psycopg.Connection
+    examples_dsn: str, conn: psycopg.Connection
 ) -> None:
     # String-bodied functions record no dependencies: only the text shows the call.
     conn.execute(
@@ -205,16 +197,16 @@ def test_leak_volatile_function_called_from_a_string_body(
         " WHERE ml.leak_wrapper() < 1"
     )
     _declare(conn, "ml.leak_wrap_v")
-    err = _refused(store_dsn, "ml.leak_wrap_v")
+    err = _refused(examples_dsn, "ml.leak_wrap_v")
     assert "ml.leak_wrapper(): calls volatile function leak_jitter()" in err.message
 
 
-def test_leak_random_sample(store_dsn: str, conn: psycopg.Connection) -> None:
+def test_leak_random_sample(examples_dsn: str, conn: psycopg.Connection) -> None:
     conn.execute(
         "CREATE VIEW ml.leak_random_v AS SELECT * FROM ml.listing_t0_events WHERE random() < 0.5"
     )
     _declare(conn, "ml.leak_random_v")
-    err = _refused(store_dsn, "ml.leak_random_v")
+    err = _refused(examples_dsn, "ml.leak_random_v")
     assert err.context["object"] == "ml.leak_random_v"
     assert "time-of-query token random(" in err.message
 
@@ -240,10 +232,10 @@ def _declare_leaky_join(conn: psycopg.Connection, *, strict_t0: bool) -> None:
 
 
 def test_leak_join_at_or_after_t0_is_caught_by_the_t0_probe(
-    store_dsn: str, conn: psycopg.Connection
+    examples_dsn: str, conn: psycopg.Connection
 ) -> None:
     _declare_leaky_join(conn, strict_t0=True)
-    err = _refused(store_dsn, "ml.leak_join_v")
+    err = _refused(examples_dsn, "ml.leak_join_v")
     assert err.context["object"] == "ml.leak_join_v"
     assert "a row of ml.listing_posts with posted_at at exactly t0 changed" in err.message
     assert "gen_30d_post_count" in err.message
@@ -252,10 +244,10 @@ def test_leak_join_at_or_after_t0_is_caught_by_the_t0_probe(
 
 
 def test_the_same_join_passes_where_at_or_before_is_declared(
-    store_dsn: str, conn: psycopg.Connection
+    examples_dsn: str, conn: psycopg.Connection
 ) -> None:
     _declare_leaky_join(conn, strict_t0=False)
-    assert t0lake.certify(store_dsn, "ml.leak_join_v").certified
+    assert t0lake.certify(examples_dsn, "ml.leak_join_v").certified
 
 
 def test_the_example_store_passes_the_probe(conn: psycopg.Connection) -> None:
@@ -263,7 +255,7 @@ def test_the_example_store_passes_the_probe(conn: psycopg.Connection) -> None:
 
 
 def test_forbidden_timestamp_outputs_and_duplicate_keys(
-    store_dsn: str, conn: psycopg.Connection
+    examples_dsn: str, conn: psycopg.Connection
 ) -> None:
     conn.execute(
         "CREATE VIEW ml.ts_v AS SELECT generation, listing_id, t0 FROM ml.listing_t0_events;"
@@ -272,8 +264,8 @@ def test_forbidden_timestamp_outputs_and_duplicate_keys(
     )
     _declare(conn, "ml.ts_v", forbid_timestamps=True)
     _declare(conn, "ml.dup_v", ["generation", "t0"])
-    assert "timestamp output column t0" in _refused(store_dsn, "ml.ts_v").message
-    assert "key (generation, t0) is not unique" in _refused(store_dsn, "ml.dup_v").message
+    assert "timestamp output column t0" in _refused(examples_dsn, "ml.ts_v").message
+    assert "key (generation, t0) is not unique" in _refused(examples_dsn, "ml.dup_v").message
 
 
 # --------------------------------------------------------------------------- runbook

@@ -4,7 +4,6 @@ metadata (seed file 05) and its certification, on the real Postgres."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +19,7 @@ import t0lake
 from t0lake import pg
 from t0lake.testing import TempPostgres
 from tests import trainer_reference as ref
+from tests.conftest import clone_database
 
 EP = "ml.trainer_derived_feature_store_t0_v1_v"
 MV = "ml.trainer_derived_features_v1_mv"
@@ -36,28 +36,11 @@ def _ident(name: str) -> sql.Identifier:
     return sql.Identifier(*name.split("."))
 
 
-@pytest.fixture
-def store_dsn(fresh_dsn: str) -> str:
-    """A database of its own with the example stores applied, for tests that certify (the
-    certification runs on connections of its own, so it sees only committed changes)."""
-    with pg.connect(fresh_dsn) as conn:
-        pg.apply_sql(conn, examples=True)
-    return fresh_dsn
-
-
 @pytest.fixture(scope="module")
-def shared_dsn(pg_server: TempPostgres) -> Iterator[str]:
+def shared_dsn(pg_server: TempPostgres, _examples_template: str) -> Iterator[str]:
     """One database with the example stores for the tests of this module that do not certify:
     each runs in a transaction that is rolled back (see `conn`), so none sees another's."""
-    name = f"t0lake_trainer_{os.getpid()}"
-    with pg.connect(pg_server.dsn, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = pg_server.dsn.replace(f"dbname={pg_server.dbname}", f"dbname={name}")
-    with pg.connect(dsn) as c:
-        pg.apply_sql(c, examples=True)
-    yield dsn
-    with pg.connect(pg_server.dsn, autocommit=True) as c:
-        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    yield from clone_database(pg_server, _examples_template)
 
 
 @pytest.fixture
@@ -72,8 +55,8 @@ def conn(shared_dsn: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def own_conn(store_dsn: str) -> Iterator[psycopg.Connection]:
-    with pg.connect(store_dsn, autocommit=True) as c:
+def own_conn(examples_dsn: str) -> Iterator[psycopg.Connection]:
+    with pg.connect(examples_dsn, autocommit=True) as c:
         yield c
 
 
@@ -293,10 +276,10 @@ def _count(conn: psycopg.Connection, relation: str) -> int:
 
 
 def test_store_certifies_and_serves_only_when_certified(
-    store_dsn: str, own_conn: psycopg.Connection
+    examples_dsn: str, own_conn: psycopg.Connection
 ) -> None:
     assert _count(own_conn, GUARDED) == 0
-    result = t0lake.certify(store_dsn, EP, check_days=3)
+    result = t0lake.certify(examples_dsn, EP, check_days=3)
     assert result.certified and result.gates == {"A": "pass", "B": "pass", "C": "pass"}
     assert _count(own_conn, GUARDED) == 600
     assert _select_store(own_conn, GUARDED) == _select_store(own_conn, EP)
@@ -307,7 +290,7 @@ def test_store_certifies_and_serves_only_when_certified(
         "REFRESH MATERIALIZED VIEW ml.trainer_derived_features_v1_mv"
     )
     with pytest.raises(t0lake.DriftError):
-        t0lake.certify(store_dsn, EP, check_days=3)
+        t0lake.certify(examples_dsn, EP, check_days=3)
     assert _count(own_conn, GUARDED) == 0
 
 
@@ -317,7 +300,7 @@ def _viewdef(conn: psycopg.Connection, view: str) -> str:
     return str(row[0])
 
 
-def test_the_t0_probe_covers_every_input(store_dsn: str, own_conn: psycopg.Connection) -> None:
+def test_the_t0_probe_covers_every_input(examples_dsn: str, own_conn: psycopg.Connection) -> None:
     # Every declared input is probed: at-or-before on each of them fails gate B by name.
     body = _viewdef(own_conn, "ml.trainer_derived_features_v1")
     sources = {
@@ -334,7 +317,7 @@ def test_the_t0_probe_covers_every_input(store_dsn: str, own_conn: psycopg.Conne
         )
     )
     with pytest.raises(t0lake.T0ViolationError) as info:
-        t0lake.certify(store_dsn, EP)
+        t0lake.certify(examples_dsn, EP)
     for source in sources.values():
         assert f"a row of {source} with" in info.value.message
 
@@ -408,7 +391,9 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
-def test_point_lookup_uses_the_unique_index(store_dsn: str, own_conn: psycopg.Connection) -> None:
+def test_point_lookup_uses_the_unique_index(
+    examples_dsn: str, own_conn: psycopg.Connection
+) -> None:
     own_conn.execute(sql.SQL("ANALYZE {}").format(_ident(MV)))  # 600 rows, statistics current
     key = own_conn.execute(
         "SELECT generation, listing_id, t0 FROM ml.listing_t0_events"
@@ -429,7 +414,7 @@ def test_point_lookup_uses_the_unique_index(store_dsn: str, own_conn: psycopg.Co
     # The lookup goes through the guarded view: no row before certification, one after.
     lookup = "SELECT * FROM ml.trainer_derived_point_lookup(%s, %s, %s)"
     assert own_conn.execute(lookup, key).fetchall() == []
-    t0lake.certify(store_dsn, EP)
+    t0lake.certify(examples_dsn, EP)
     (row,) = own_conn.execute(lookup, key).fetchall()
     assert row[:3] == key
 
@@ -442,7 +427,7 @@ def test_point_lookup_check_detects_a_missing_index(conn: psycopg.Connection) ->
     ).fetchone() == (False,)
 
 
-def test_registry_check_query(store_dsn: str, own_conn: psycopg.Connection) -> None:
+def test_registry_check_query(examples_dsn: str, own_conn: psycopg.Connection) -> None:
     query = (
         "SELECT status, servable, problem, viewdef_baseline_objects, closure_objects,"
         " baselined_days, latest_baselined_day::text, latest_data_day::text"
@@ -451,7 +436,7 @@ def test_registry_check_query(store_dsn: str, own_conn: psycopg.Connection) -> N
     assert own_conn.execute(query).fetchall() == [
         (None, False, "never certified", 0, 7, 0, None, "2026-01-20")
     ]
-    t0lake.certify(store_dsn, EP, check_days=3)
+    t0lake.certify(examples_dsn, EP, check_days=3)
     assert own_conn.execute(query).fetchall() == [
         ("CERTIFIED", True, None, 7, 7, 3, "2026-01-20", "2026-01-20")
     ]

@@ -1,4 +1,4 @@
-"""FeatureVector records (t0lake/fv_record.py): derived fields, the checks of seed section
+"""FeatureVector records (t0lake/vectors/record.py): derived fields, the checks of seed section
 5.4, canonical market ids, and a repr that never shows features."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import pytest
 import t0lake
 from t0lake.vectors.codec import features_hash, window_key
 from t0lake.vectors.record import check_market_id, check_vector
-
-from .fvcases import BOOK, book_features, book_vector
+from tests.fvcases import BOOK, book_features, book_vector
 
 
 def test_build_derives_blob_hash_and_key() -> None:

@@ -1,4 +1,4 @@
-"""The latest-read cache (t0lake/fv_cache.py): invalidation through LISTEN/NOTIFY observed
+"""The latest-read cache (t0lake/vectors/cache.py): invalidation through LISTEN/NOTIFY observed
 across two connections, the ticket that keeps a stale read out, and failing safe when the
 listening connection is lost."""
 
@@ -12,8 +12,7 @@ from t0lake import pg
 from t0lake.errors import ConfigError
 from t0lake.vectors import FeatureStore
 from t0lake.vectors.cache import MISS, LatestCache
-
-from .fvcases import BOOK, book_vector
+from tests.fvcases import BOOK, book_vector
 
 
 def _lookups(s: FeatureStore, result: str) -> float:

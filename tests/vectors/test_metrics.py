@@ -1,4 +1,4 @@
-"""Observability (t0lake/fv_metrics.py through FeatureStore): the seed's metrics in a
+"""Observability (t0lake/vectors/metrics.py through FeatureStore): the seed's metrics in a
 registry the caller can expose, and JSON log lines with the seed's fields, never a feature
 value or the blob."""
 
@@ -14,8 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 import t0lake
 from t0lake.vectors import FeatureStore
 from t0lake.vectors.metrics import LOGGER_NAME
-
-from .fvcases import BOOK, book_features, book_vector
+from tests.fvcases import BOOK, book_features, book_vector
 
 
 def test_metrics_count_what_happened(fresh_dsn: str) -> None:

@@ -1,4 +1,4 @@
-"""The schema registry (t0lake/fv_registry.py): registration is idempotent, a version is
+"""The schema registry (t0lake/vectors/registry.py): registration is idempotent, a version is
 immutable, listing filters by domain and re-proves every schema_hash."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import t0lake
 from t0lake import pg
 from t0lake.vectors import registry as fv_registry
 from t0lake.vectors.schema import FeatureDef, FeatureSchema
-
-from .fvcases import BOOK
+from tests.fvcases import BOOK
 
 
 @pytest.fixture

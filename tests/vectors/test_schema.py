@@ -1,4 +1,4 @@
-"""Feature schemas (t0lake/fv_schema.py): canonical JSON and schema_hash, and the
+"""Feature schemas (t0lake/vectors/schema.py): canonical JSON and schema_hash, and the
 definitions refused before they could reach the registry."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 import t0lake
 from t0lake.vectors.schema import FeatureDef, FeatureSchema
-
-from .fv_reference import ref_schema_hash
-from .fvcases import BOOK, schemas
+from tests.fv_reference import ref_schema_hash
+from tests.fvcases import BOOK, schemas
 
 
 def test_canonical_json_is_sorted_compact_and_complete() -> None:

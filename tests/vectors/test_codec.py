@@ -1,4 +1,4 @@
-"""The canonical FeatureVector bytes (t0lake/fv_codec.py): golden bytes committed in
+"""The canonical FeatureVector bytes (t0lake/vectors/codec.py): golden bytes committed in
 tests/golden/fv_vectors.json, agreement with the plain reference of tests/fv_reference.py on
 generated schemas and maps, exact round trips both ways, refusal of every non-canonical blob,
 and the window key identical in Python and SQL."""
@@ -26,11 +26,10 @@ from t0lake.vectors.codec import (
     window_key,
 )
 from t0lake.vectors.schema import FeatureDef, FeatureSchema
+from tests.fv_reference import ref_encode, ref_schema_hash, ref_window_key
+from tests.fvcases import BOOK, book_features, feature_maps, schemas
 
-from .fv_reference import ref_encode, ref_schema_hash, ref_window_key
-from .fvcases import BOOK, book_features, feature_maps, schemas
-
-GOLDEN = json.loads(Path(__file__).with_name("golden").joinpath("fv_vectors.json").read_text())
+GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "fv_vectors.json").read_text())
 
 
 def _value(doc: Any) -> Any:

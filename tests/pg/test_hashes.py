@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 import t0lake
 from t0lake import hashing, pg
 from t0lake.errors import ConfigError, UnsupportedTypeError
-
-from .conftest import use_hash_impl
-from .hashcases import Columns, arrow_table, pg_table
+from tests.conftest import use_hash_impl
+from tests.hashcases import Columns, arrow_table, pg_table
 
 INT2, INT4, INT8 = (st.integers(-(2**b), 2**b - 1) for b in (15, 31, 63))
 TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)

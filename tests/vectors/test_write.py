@@ -1,4 +1,4 @@
-"""Writes (t0lake/fv_write.py through FeatureStore): retries and concurrent writers from two
+"""Writes (t0lake/vectors/write.py through FeatureStore): retries and concurrent writers from two
 processes leave exactly one row, a conflicting rewrite is refused and changes nothing, a batch
 with one bad record writes nothing and names the record."""
 
@@ -17,8 +17,7 @@ import t0lake
 from t0lake import pg
 from t0lake.vectors import FeatureStore
 from t0lake.vectors.schema import FeatureSchema
-
-from .fvcases import BOOK, book_vector, open_store
+from tests.fvcases import BOOK, book_vector, open_store
 
 
 @pytest.fixture

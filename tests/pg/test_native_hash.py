@@ -16,8 +16,7 @@ import t0lake
 from t0lake import pg
 from t0lake.errors import ConfigError
 from t0lake.testing import TempPostgres
-
-from .conftest import require_native_hash, use_hash_impl
+from tests.conftest import require_native_hash, use_hash_impl
 
 # Every scalar type, NULLs in every column, values Postgres compresses or stores out of
 # line (TOAST).

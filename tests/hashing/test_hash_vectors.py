@@ -11,12 +11,11 @@ from psycopg import sql
 
 import t0lake
 from t0lake import hashing, pg
-
-from .conftest import use_hash_impl
-from .hashcases import Columns, arrow_table, decode_rows, pg_table
+from tests.conftest import use_hash_impl
+from tests.hashcases import Columns, arrow_table, decode_rows, pg_table
 
 VECTORS = json.loads(
-    Path(__file__).with_name("golden").joinpath("hash_vectors.json").read_text("utf-8")
+    Path(__file__).parents[1].joinpath("golden").joinpath("hash_vectors.json").read_text("utf-8")
 )
 
 

@@ -1,4 +1,4 @@
-"""The FeatureStore facade (t0lake/vectors.py) end to end: a producer registers and writes,
+"""The FeatureStore facade (t0lake/vectors/store.py) end to end: a producer registers and writes,
 a model reads, a verifier checks a commitment (seed section 10), schemas are discovered."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import pytest
 import t0lake
 from t0lake import pg
 from t0lake.vectors import FeatureStore
-
-from .fvcases import BOOK, book_vector
+from tests.fvcases import BOOK, book_vector
 
 
 def test_producer_model_verifier(fresh_dsn: str) -> None:

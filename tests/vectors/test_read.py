@@ -1,4 +1,4 @@
-"""Reads (t0lake/fv_read.py through FeatureStore): latest / window / epoch lookups, range
+"""Reads (t0lake/vectors/read.py through FeatureStore): latest / window / epoch lookups, range
 queries with projection and downsampling checked against a brute-force reference, the
 bitemporal cut, schema-version enforcement and refusal of rows that fail their proofs."""
 
@@ -19,9 +19,8 @@ from t0lake import pg
 from t0lake.vectors import FeatureStore
 from t0lake.vectors.read import parse_every
 from t0lake.vectors.schema import FeatureSchema
-
-from .fv_reference import ref_downsample
-from .fvcases import BOOK, T0, book_features, book_vector, open_store
+from tests.fv_reference import ref_downsample
+from tests.fvcases import BOOK, T0, book_features, book_vector, open_store
 
 
 @pytest.fixture

@@ -34,13 +34,6 @@ def conn(fresh_dsn: str) -> Iterator[psycopg.Connection]:
         yield c
 
 
-@pytest.fixture
-def example_dsn(fresh_dsn: str) -> str:
-    with pg.connect(fresh_dsn) as c:
-        pg.apply_sql(c, examples=True)
-    return fresh_dsn
-
-
 def _vector(**overrides: Any) -> dict[str, Any]:
     blob = overrides.pop("features_blob", b"\x00\x01\x02\x03")
     row: dict[str, Any] = {
@@ -181,8 +174,8 @@ def _index_scans(conn: psycopg.Connection, query: sql.Composable, params: tuple[
     }
 
 
-def test_latest_reads_use_their_indexes(example_dsn: str) -> None:
-    with pg.connect(example_dsn, autocommit=True) as conn:
+def test_latest_reads_use_their_indexes(examples_dsn: str) -> None:
+    with pg.connect(examples_dsn, autocommit=True) as conn:
         conn.execute("ANALYZE fv.feature_vectors")  # 5376 rows: big enough for the planner
         latest = sql.SQL(
             "SELECT * FROM fv.feature_vectors WHERE market_id = %s"
@@ -211,8 +204,8 @@ def test_latest_reads_use_their_indexes(example_dsn: str) -> None:
         assert row is not None and row[5] == 1_768_003_200_000 + (7 * 96 - 1) * 900_000
 
 
-def test_example_rows_are_valid_and_deterministic(example_dsn: str) -> None:
-    with pg.connect(example_dsn, autocommit=True) as conn:
+def test_example_rows_are_valid_and_deterministic(examples_dsn: str) -> None:
+    with pg.connect(examples_dsn, autocommit=True) as conn:
         assert _count(conn, EP) == EXAMPLE_ROWS
         rows = conn.execute(
             sql.SQL(
@@ -232,7 +225,7 @@ def test_example_rows_are_valid_and_deterministic(example_dsn: str) -> None:
         before = conn.execute(
             "SELECT md5(string_agg(v::text, ',' ORDER BY window_key)) FROM fv.feature_vectors v"
         ).fetchone()
-    with pg.connect(example_dsn) as conn:
+    with pg.connect(examples_dsn) as conn:
         pg.apply_sql(conn, examples=True)  # re-running fills nothing twice
         after = conn.execute(
             "SELECT md5(string_agg(v::text, ',' ORDER BY window_key)) FROM fv.feature_vectors v"
@@ -243,9 +236,9 @@ def test_example_rows_are_valid_and_deterministic(example_dsn: str) -> None:
 @pytest.mark.parametrize(
     "ms", [0, 1, 86_399_999, 86_400_000, 951_782_400_000, 1_768_003_200_001, 4_102_444_800_000]
 )
-def test_day_and_time_arithmetic_is_exact(example_dsn: str, ms: int) -> None:
+def test_day_and_time_arithmetic_is_exact(examples_dsn: str, ms: int) -> None:
     # The same expressions as the entrypoint, on edge values (leap day 2000-02-29, 2100).
-    with pg.connect(example_dsn, autocommit=True) as conn:
+    with pg.connect(examples_dsn, autocommit=True) as conn:
         got = conn.execute(
             "SELECT date '1970-01-01' + (%(ms)s::bigint / 86400000)::integer,"
             " (date '1970-01-01' + (%(ms)s::bigint / 86400000)::integer)"
@@ -256,10 +249,10 @@ def test_day_and_time_arithmetic_is_exact(example_dsn: str, ms: int) -> None:
     assert got == (utc.date(), utc)
 
 
-def test_example_entrypoint_certifies_and_serves(example_dsn: str) -> None:
-    with pg.connect(example_dsn, autocommit=True) as conn:
+def test_example_entrypoint_certifies_and_serves(examples_dsn: str) -> None:
+    with pg.connect(examples_dsn, autocommit=True) as conn:
         assert _count(conn, GUARDED) == 0  # never certified: fail closed
-        result = t0lake.certify(example_dsn, EP, check_days=7)
+        result = t0lake.certify(examples_dsn, EP, check_days=7)
         assert result.certified and result.gates == {"A": "pass", "B": "pass", "C": "pass"}
         assert result.checked_days == [date(2026, 1, 10) + timedelta(d) for d in range(7)]
         assert _count(conn, GUARDED) == EXAMPLE_ROWS
@@ -282,6 +275,6 @@ def test_example_entrypoint_certifies_and_serves(example_dsn: str) -> None:
             " FROM fv.feature_vectors WHERE window_end_ms = 1768521600000 LIMIT 1)"
         )
         with pytest.raises(t0lake.DriftError) as info:
-            t0lake.certify(example_dsn, EP, check_days=7)
+            t0lake.certify(examples_dsn, EP, check_days=7)
         assert info.value.context["object"] == "2026-01-16"
         assert _count(conn, GUARDED) == 0
