@@ -26,6 +26,7 @@ MODULES = [
     "t0lake.cli.demo",
     "t0lake.cli.lake",
     "t0lake.cli.options",
+    "t0lake.cli.output",
     "t0lake.demo",
     "t0lake.errors",
     "t0lake.exporter",

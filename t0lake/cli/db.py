@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from t0lake.cli.options import (
-    Output,
     common,
     dsn_option,
 )
+from t0lake.cli.output import Output
 from t0lake.errors import ConfigError
 
 __all__ = ["certify_command", "db", "hash_command", "status"]

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from t0lake.cli.options import (
-    Output,
     common,
 )
+from t0lake.cli.output import Output
 
 __all__ = ["demo"]
 

@@ -14,13 +14,13 @@ from rich.table import Table
 
 from t0lake._version import __version__
 from t0lake.cli.options import (
-    Output,
     common,
     day_option,
     dsn_option,
     lake_options,
     require_lake,
 )
+from t0lake.cli.output import Output
 from t0lake.errors import ConfigError, NotBuiltError
 
 __all__ = [

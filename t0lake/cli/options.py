@@ -1,21 +1,19 @@
-"""What every ``t0lake`` command shares: the output (JSON or rich), the common options
-(--json, --debug, --dsn, --lake, --storage-option) and their parsing."""
+"""What every ``t0lake`` command shares: the common options (--json, --debug, --dsn, --lake,
+--storage-option) and their parsing; the output itself is :mod:`t0lake.cli.output`."""
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
+from t0lake.cli.output import Output
 from t0lake.errors import ConfigError
 
 __all__ = [
     "EPILOG",
-    "Output",
     "common",
     "day_option",
     "dsn_option",
@@ -29,22 +27,6 @@ EPILOG = (
     "Connection: --dsn or T0LAKE_PG_DSN. Lake: --lake or T0LAKE_LAKE (a path or s3://bucket/"
     "prefix). S3 options: the usual AWS_* variables or --storage-option key=value."
 )
-
-
-class Output:
-    """Where a command's result goes: JSON on stdout, or tables for a person."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-        self.console = Console(highlight=False, soft_wrap=True)
-
-    def emit(
-        self, result: dict[str, Any], render: Callable[[Console, dict[str, Any]], None]
-    ) -> None:
-        if self.as_json:
-            click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
-        else:
-            render(self.console, result)
 
 
 def common(func: F) -> F:
