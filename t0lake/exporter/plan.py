@@ -23,6 +23,9 @@ __all__ = ["Judgement", "Plan", "judge", "make_plan"]
 
 @dataclass(frozen=True)
 class Plan:
+    """What the snapshot said: the certification that allows the export, the declaration,
+    the lake schema, each day's query and the certified baselines of those days."""
+
     decl: Entrypoint
     cert: CertResult
     schema: pa.Schema
@@ -49,6 +52,8 @@ def make_plan(
 
 @dataclass(frozen=True)
 class Judgement:
+    """The verdict on each SQL-hashed day; ``changed`` includes the drifted days."""
+
     changed: list[date]
     unchanged: list[date]
     drifted: list[date]

@@ -36,12 +36,6 @@ from t0lake.hashing.dataset import (
 )
 from t0lake.hashing.order import canonical_order, sort_by_key
 from t0lake.hashing.ranges import range_digests
-
-# not API (so not in __all__): internals tests/test_hashing.py checks as hashing._<name>
-from t0lake.hashing.streams import varlen_streams as _varlen_streams  # noqa: F401
-from t0lake.hashing.text import canonical_jsonb as _canonical_jsonb  # noqa: F401
-from t0lake.hashing.text import decimal_streams as _decimal_streams  # noqa: F401
-from t0lake.hashing.text import numeric_text as _numeric_text  # noqa: F401
 from t0lake.hashing.types import TYPE_METADATA_KEY, canonical_type
 
 __all__ = [

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 import t0lake
 from t0lake import hashing
 from t0lake.errors import ConfigError, UnsupportedTypeError
+from t0lake.hashing.streams import varlen_streams
+from t0lake.hashing.text import canonical_jsonb, decimal_streams, numeric_text
 
 
 def sample() -> pa.Table:
@@ -216,7 +218,7 @@ def test_jsonb_is_canonicalised_like_postgres() -> None:
         "[true,false,{}]": "[true, false, {}]",
     }
     for text, expected in cases.items():
-        assert hashing._canonical_jsonb(text) == expected
+        assert canonical_jsonb(text) == expected
 
 
 @settings(max_examples=60, deadline=None)
@@ -304,7 +306,7 @@ def test_range_digests_refuse_rows_outside_the_column() -> None:
 def test_small_decimals_print_like_postgres(dtype: pa.DataType, texts: list[str]) -> None:
     """The compiled fast path of numeric(p <= 18) gives the bytes of trim_scale(x)::text."""
     array = pa.array([Decimal(t) for t in texts], dtype)
-    lengths, data = hashing._varlen_streams(array, "numeric", "n")
+    lengths, data = varlen_streams(array, "numeric", "n")
     assert bytes(data) == "".join(texts).encode()
     assert lengths.tolist() == [len(t) for t in texts]
 
@@ -338,11 +340,11 @@ def _trim_scale_text(value: Decimal) -> str:
 @given(array=_small_decimals())
 def test_property_small_decimal_text_equals_the_general_path(array: pa.Array) -> None:
     present = pc.drop_null(array)
-    lengths, data = hashing._decimal_streams(present)
+    lengths, data = decimal_streams(present)
     reference = [_trim_scale_text(d) for d in present.to_pylist()]
     assert bytes(data) == "".join(reference).encode()
     assert lengths.tolist() == [len(t) for t in reference]
-    general = hashing._numeric_text(present).to_pylist()  # vectorised Arrow strings
+    general = numeric_text(present).to_pylist()  # vectorised Arrow strings
     assert general == reference
 
 
