@@ -20,6 +20,7 @@ from t0lake.errors import (
     NotBuiltError,
     NotCertifiedError,
     SchemaVersionError,
+    SnapshotExpiredError,
     SnapshotNotFoundError,
     T0LakeError,
     T0ViolationError,
@@ -30,6 +31,16 @@ from t0lake.exporter import ExportResult, export
 from t0lake.hashing import column_hashes, dataset_hash
 from t0lake.lake import Lake, Snapshot
 from t0lake.lake import open_lake as open
+from t0lake.lake.maintenance import (
+    compact,
+    expire,
+    get_policy,
+    pin,
+    set_policy,
+    unpin,
+    vacuum,
+)
+from t0lake.lake.tiers import TierPolicy
 from t0lake.lineage import Fingerprint, frame_fingerprint
 from t0lake.pit import pit_join
 
@@ -74,20 +85,29 @@ __all__ = [
     "NotCertifiedError",
     "SchemaVersionError",
     "Snapshot",
+    "SnapshotExpiredError",
     "SnapshotNotFoundError",
     "T0LakeError",
     "T0ViolationError",
+    "TierPolicy",
     "UnsupportedTypeError",
     "VectorConflictError",
     "__version__",
     "backtest",
     "certify",
     "column_hashes",
+    "compact",
     "dataset_hash",
+    "expire",
     "export",
     "frame_fingerprint",
+    "get_policy",
     "open",
+    "pin",
     "pit_join",
     "require_certified",
+    "set_policy",
+    "unpin",
+    "vacuum",
     "verify_features_hash",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "NotBuiltError",
     "NotCertifiedError",
     "SchemaVersionError",
+    "SnapshotExpiredError",
     "SnapshotNotFoundError",
     "T0LakeError",
     "T0ViolationError",
@@ -74,6 +75,11 @@ class ConfigError(T0LakeError):
 class SnapshotNotFoundError(ConfigError):
     """The lake has no such snapshot of the entrypoint (or none at all); ``snapshot_id`` is
     absent when the entrypoint was never committed to this lake."""
+
+
+class SnapshotExpiredError(SnapshotNotFoundError):
+    """The snapshot existed but was expired (``t0lake expire``); ``expired_by`` names the
+    snapshot that recorded its expiry. Pin a snapshot to keep it readable."""
 
 
 class UnsupportedTypeError(ConfigError):

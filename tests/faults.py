@@ -54,3 +54,6 @@ class FaultyStorage:
 
     def delete(self, relative: str) -> None:
         self.inner.delete(relative)
+
+    def modified(self, relative: str) -> float:
+        return self.inner.modified(relative)

@@ -2,17 +2,18 @@
 
 A snapshot id is a manifest's sequence number; the head is the highest committed one, and
 it must descend (by checksum) from the manifest stored as its parent, or history was
-rewritten.
+rewritten. An expired parent is gone on purpose: the head's expiry record holds its
+checksum, which the link is checked against instead.
 """
 
 from __future__ import annotations
 
-from t0lake.errors import IntegrityError, SnapshotNotFoundError
+from t0lake.errors import IntegrityError, SnapshotExpiredError, SnapshotNotFoundError
 from t0lake.lake.layout import MANIFEST_DIR, manifest_path, snapshot_id_of
 from t0lake.lake.manifest import Manifest
 from t0lake.lake.storage import Storage
 
-__all__ = ["head", "load", "snapshot_ids"]
+__all__ = ["check_chain", "head", "load", "load_retained", "retained", "snapshot_ids"]
 
 
 def snapshot_ids(storage: Storage, entrypoint: str) -> list[int]:
@@ -60,21 +61,74 @@ def head(storage: Storage, entrypoint: str) -> Manifest | None:
     if not ids:
         return None
     latest = load(storage, entrypoint, ids[-1])
-    if latest.parent_snapshot_id is not None:
+    _check_link(storage, latest, latest)
+    return latest
+
+
+def _check_link(storage: Storage, child: Manifest, head: Manifest) -> None:
+    """IntegrityError unless ``child`` descends from the manifest stored as its parent, or
+    from the checksum ``head``'s expiry record keeps for that parent."""
+    entrypoint, parent_id = child.entrypoint, child.parent_snapshot_id
+    if parent_id is None:
+        return
+    if parent_id in head.expired:
+        digest = head.expired[parent_id]
+    else:
         try:
-            parent = load(storage, entrypoint, latest.parent_snapshot_id)
+            digest = load(storage, entrypoint, parent_id).sha256
         except SnapshotNotFoundError as exc:
             raise IntegrityError(
-                f"snapshot {latest.snapshot_id} of {entrypoint} names parent snapshot "
-                f"{latest.parent_snapshot_id}, which is gone from the lake",
+                f"snapshot {child.snapshot_id} of {entrypoint} names parent snapshot "
+                f"{parent_id}, which is gone from the lake and was never expired",
                 entrypoint=entrypoint,
-                snapshot_id=latest.snapshot_id,
+                snapshot_id=child.snapshot_id,
             ) from exc
-        if parent.sha256 != latest.parent_sha256:
-            raise IntegrityError(
-                f"snapshot {latest.snapshot_id} of {entrypoint} does not descend from the "
-                f"manifest now stored as snapshot {parent.snapshot_id} (history was rewritten)",
-                entrypoint=entrypoint,
-                snapshot_id=latest.snapshot_id,
-            )
-    return latest
+    if digest != child.parent_sha256:
+        raise IntegrityError(
+            f"snapshot {child.snapshot_id} of {entrypoint} does not descend from the "
+            f"manifest recorded as snapshot {parent_id} (history was rewritten)",
+            entrypoint=entrypoint,
+            snapshot_id=child.snapshot_id,
+        )
+
+
+def retained(storage: Storage, entrypoint: str, latest: Manifest) -> list[int]:
+    """The snapshot ids still part of the history (stored and not expired), oldest first."""
+    return [i for i in snapshot_ids(storage, entrypoint) if i not in latest.expired]
+
+
+def load_retained(storage: Storage, latest: Manifest, snapshot_id: int) -> Manifest:
+    """One snapshot for time travel: SnapshotExpiredError when ``latest`` recorded it as
+    expired (even if its manifest has not been deleted yet)."""
+    if snapshot_id in latest.expired:
+        raise SnapshotExpiredError(
+            f"snapshot {snapshot_id} of {latest.entrypoint} was expired (t0lake expire); "
+            "pin a snapshot to keep it readable",
+            entrypoint=latest.entrypoint,
+            snapshot_id=snapshot_id,
+            expired_by=_first_expiry(storage, latest, snapshot_id),
+        )
+    return load(storage, latest.entrypoint, snapshot_id)
+
+
+def _first_expiry(storage: Storage, latest: Manifest, snapshot_id: int) -> int | None:
+    """The retained snapshot whose commit first recorded ``snapshot_id`` as expired."""
+    for sid in retained(storage, latest.entrypoint, latest):
+        if sid <= snapshot_id:
+            continue
+        try:
+            if snapshot_id in load(storage, latest.entrypoint, sid).expired:
+                return sid
+        except (IntegrityError, SnapshotNotFoundError):
+            return None
+    return None
+
+
+def check_chain(storage: Storage, latest: Manifest) -> list[Manifest]:
+    """Every retained manifest, validated, each linked to its parent by checksum (or to
+    the expiry record of an expired parent); IntegrityError at the first broken link."""
+    ids = retained(storage, latest.entrypoint, latest)
+    manifests = [load(storage, latest.entrypoint, i) for i in ids]
+    for m in manifests:
+        _check_link(storage, m, latest)
+    return manifests

@@ -48,6 +48,11 @@ class Operation(StrEnum):
     """The kind of commit a manifest records; each has its producer in ``lake/operations``."""
 
     EXPORT = "export"
+    COMPACT = "compact"
+    DOWNSAMPLE = "downsample"
+    EXPIRE = "expire"
+    PIN = "pin"
+    UNPIN = "unpin"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,12 @@ class FileEntry:
     days: tuple[DayEntry, ...]
     version: int = 1
     drift: Mapping[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every row of the file is live. A compacted file whose day was re-exported
+        keeps its bytes but drops that day's slice from ``days`` until the next compaction."""
+        return sum(d.rows for d in self.days) == self.rows
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +150,10 @@ class Manifest:
     files: tuple[FileEntry, ...]
     summary: Mapping[str, Any] = field(default_factory=dict)
     t0lake_version: str = ""
+    # carried forward by every commit: named pins, and the checksum of every expired snapshot
+    # (so a chain with expired links is told apart from one with deleted links)
+    pins: Mapping[str, int] = field(default_factory=dict)
+    expired: Mapping[int, str] = field(default_factory=dict)
     sha256: str = ""
 
     # ------------------------------------------------------------------ reading helpers
@@ -146,6 +161,10 @@ class Manifest:
     @property
     def schema(self) -> pa.Schema:
         return schema_from_b64(self.arrow_schema)
+
+    def carried(self) -> dict[str, Any]:
+        """What every next commit inherits from this one (its pins and expiry record)."""
+        return {"pins": dict(self.pins), "expired": dict(self.expired)}
 
     def days(self) -> dict[date, tuple[FileEntry, DayEntry]]:
         """Every live day, with the file and slice that hold it."""
@@ -179,6 +198,13 @@ class Manifest:
             "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.path)],
             "summary": dict(self.summary),
             "t0lake_version": self.t0lake_version,
+            # absent when empty: manifests written before pins and expiry stay byte-identical
+            **({"pins": dict(sorted(self.pins.items()))} if self.pins else {}),
+            **(
+                {"expired": {str(k): v for k, v in sorted(self.expired.items())}}
+                if self.expired
+                else {}
+            ),
         }
 
     def sealed(self) -> Manifest:
@@ -224,6 +250,8 @@ class Manifest:
                 files=tuple(FileEntry.from_json(f) for f in doc["files"]),
                 summary=dict(doc.get("summary") or {}),
                 t0lake_version=str(doc.get("t0lake_version", "")),
+                pins={str(k): int(v) for k, v in (doc.get("pins") or {}).items()},
+                expired={int(k): _hex(v) for k, v in (doc.get("expired") or {}).items()},
                 sha256=actual,
             )
             if schema_hash(manifest.schema) != manifest.schema_hash:

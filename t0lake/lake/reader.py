@@ -43,6 +43,13 @@ class Part:
     file: FileEntry
     days: tuple[DayEntry, ...]
 
+    @property
+    def whole(self) -> bool:
+        """Whether the part is every row of its file (no slicing needed). Not so when the
+        read asks for some of its days, or when a day of a compacted file was re-exported
+        and its old slice is no longer live."""
+        return sum(d.rows for d in self.days) == self.file.rows
+
 
 class Reader:
     """The files of one manifest, read and proven."""
@@ -142,7 +149,7 @@ class Reader:
                 for day in part.days
             ]
             self.prove(spans, lambda name: frame.get_column(name).to_arrow(), frame.columns, pool)
-        if all(len(p.days) == len(p.file.days) for p in batch):
+        if all(p.whole for p in batch):
             return frame
         return pl.concat(
             [
@@ -276,7 +283,7 @@ def _batches(parts: list[Part]) -> list[list[Part]]:
 
 
 def _slice_days(f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> pa.Table:
-    if len(days) == len(f.days):
+    if sum(d.rows for d in days) == f.rows:
         return table
     return pa.concat_tables([table.slice(d.row_offset, d.rows) for d in days])
 
@@ -306,5 +313,3 @@ def integrity(
         column=column,
         **extra,
     )
-
-

@@ -23,7 +23,7 @@ from t0lake._util.frames import to_polars
 from t0lake._version import __version__
 from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
-from t0lake.lake.layout import MANIFEST_DIR
+from t0lake.lake.layout import MANIFEST_DIR, Tier
 from t0lake.lake.manifest import Manifest, Operation
 from t0lake.lake.reader import Reader
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
@@ -50,6 +50,8 @@ class SnapshotInfo:
     rows: int
     files: int
     manifest_sha256: str
+    tiers: dict[str, int]  # files per tier
+    pins: list[str]  # the pins naming this snapshot
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -80,9 +82,12 @@ class Lake:
     def snapshots(self, entrypoint: str) -> list[SnapshotInfo]:
         """The history of an entrypoint, oldest first."""
         check_name(entrypoint)
+        latest = log.head(self.storage, entrypoint)
+        if latest is None:
+            return []
         out = []
-        for sid in log.snapshot_ids(self.storage, entrypoint):
-            m = log.load(self.storage, entrypoint, sid)
+        for sid in log.retained(self.storage, entrypoint, latest):
+            m = latest if sid == latest.snapshot_id else log.load(self.storage, entrypoint, sid)
             out.append(
                 SnapshotInfo(
                     snapshot_id=m.snapshot_id,
@@ -94,24 +99,28 @@ class Lake:
                     rows=sum(f.rows for f in m.files),
                     files=len(m.files),
                     manifest_sha256=m.sha256,
+                    tiers={
+                        t.value: n for t in Tier if (n := sum(1 for f in m.files if f.tier == t))
+                    },
+                    pins=sorted(name for name, i in latest.pins.items() if i == sid),
                 )
             )
         return out
 
     def snapshot(self, entrypoint: str, snapshot_id: int | None = None) -> Snapshot:
-        """The latest snapshot, or the one with ``snapshot_id`` (time travel)."""
+        """The latest snapshot, or the one with ``snapshot_id`` (time travel; an expired
+        one raises SnapshotExpiredError)."""
         check_name(entrypoint)
-        if snapshot_id is None:
-            manifest = log.head(self.storage, entrypoint)
-            if manifest is None:
-                raise SnapshotNotFoundError(
-                    f"{entrypoint} has no snapshot in {self.url} (looked in "
-                    f"{entrypoint}/{MANIFEST_DIR}/)",
-                    entrypoint=entrypoint,
-                    lake=self.url,
-                )
-        else:
-            manifest = log.load(self.storage, entrypoint, int(snapshot_id))
+        manifest = log.head(self.storage, entrypoint)
+        if manifest is None:
+            raise SnapshotNotFoundError(
+                f"{entrypoint} has no snapshot in {self.url} (looked in "
+                f"{entrypoint}/{MANIFEST_DIR}/)",
+                entrypoint=entrypoint,
+                lake=self.url,
+            )
+        if snapshot_id is not None and int(snapshot_id) != manifest.snapshot_id:
+            manifest = log.load_retained(self.storage, manifest, int(snapshot_id))
         return Snapshot(self.storage, manifest)
 
     def __repr__(self) -> str:
@@ -141,6 +150,10 @@ class Snapshot:
 
     def days(self) -> list[date]:
         return sorted(self.manifest.days())
+
+    def tiers(self) -> dict[date, Tier]:
+        """The tier each live day is read from (hot, warm or cold), in day order."""
+        return {day: f.tier for day, (f, _) in sorted(self.manifest.days().items())}
 
     def __repr__(self) -> str:
         return f"Snapshot({self.entrypoint!r}, snapshot_id={self.snapshot_id})"

@@ -24,7 +24,14 @@ from t0lake.lake.layout import Tier, data_path
 from t0lake.lake.manifest import DayEntry, FileEntry
 from t0lake.lake.storage import Storage
 
-__all__ = ["HOT_OPTIONS", "WriterOptions", "write_day", "write_parquet"]
+__all__ = [
+    "COLD_OPTIONS",
+    "HOT_OPTIONS",
+    "WARM_OPTIONS",
+    "WriterOptions",
+    "write_day",
+    "write_parquet",
+]
 
 
 @dataclass(frozen=True)
@@ -42,15 +49,32 @@ class WriterOptions:
         """The settings as a JSON-ready mapping (what a manifest records)."""
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> WriterOptions:
+        """The options a manifest or policy file recorded; unknown keys are refused, so a
+        record from a newer t0lake is not silently read as something else."""
+        unknown = set(doc) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown writer option(s): {', '.join(sorted(unknown))}")
+        return cls(**dict(doc))
+
 
 # Hot-tier files: one per day, fast to write (an export writes them while it fetches).
 HOT_OPTIONS = WriterOptions()
+# Warm-tier files: one per month, written once by compaction and read by backtests.
+WARM_OPTIONS = WriterOptions(row_group_size=262_144, compression_level=3)
+# Cold-tier files: one per year, rarely read: heavier compression for the bytes at rest.
+COLD_OPTIONS = WriterOptions(row_group_size=524_288, compression_level=9)
 
 
 def write_parquet(table: pa.Table, options: WriterOptions = HOT_OPTIONS) -> bytes:
-    """The deterministic Parquet bytes of a key-ordered table."""
+    """The deterministic Parquet bytes of a key-ordered table.
+
+    The columns are made contiguous first: how a table happens to be chunked (which depends
+    on how it was read, in how many threads) must not reach the bytes.
+    """
     sink = io.BytesIO()
-    pq.write_table(table, sink, **options.to_json())
+    pq.write_table(table.combine_chunks(), sink, **options.to_json())
     return sink.getvalue()
 
 

@@ -80,9 +80,7 @@ def run_certification(
     return row
 
 
-def require_certified_strict(
-    conn: psycopg.Connection, entrypoint: str, max_age: timedelta
-) -> None:
+def require_certified_strict(conn: psycopg.Connection, entrypoint: str, max_age: timedelta) -> None:
     """``audit.require_certified_strict``: raises NotCertifiedError (typed) unless servable."""
     resolve_entrypoint(conn, entrypoint)
     with sql_errors():

@@ -59,9 +59,7 @@ def day_queries(
     days = [
         r[0]
         for r in conn.execute(
-            sql.SQL("SELECT DISTINCT ({})::date FROM {}{} ORDER BY 1").format(
-                expr, relation, where
-            )
+            sql.SQL("SELECT DISTINCT ({})::date FROM {}{} ORDER BY 1").format(expr, relation, where)
         ).fetchall()
         if r[0] is not None
     ]

@@ -63,9 +63,7 @@ def build() -> bytes:
     """The golden manifest's bytes, from today's writer, hashes and manifest code."""
     with tempfile.TemporaryDirectory() as root:
         storage = open_storage(root)
-        files = tuple(
-            write_day(storage, ENTRYPOINT, day, day_table(day), ["id"]) for day in DAYS
-        )
+        files = tuple(write_day(storage, ENTRYPOINT, day, day_table(day), ["id"]) for day in DAYS)
     manifest = Manifest(
         entrypoint=ENTRYPOINT,
         snapshot_id=1,

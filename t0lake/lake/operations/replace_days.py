@@ -1,8 +1,10 @@
 """``export`` commits: replace the live file of each written day by its new version.
 
 A day whose content the head already holds is dropped from the commit (someone committed
-the same rows meanwhile); a day with other content becomes version N+1 of its partition,
-and the file that held version N leaves the live set (history keeps it).
+the same rows meanwhile); a day with other content becomes version N+1 of its partition.
+The hot file that held version N leaves the live set (history keeps it); a warm or cold
+file that held it stays live with that day's slice dropped from its days, so the old rows
+are never served again, until the next compaction rewrites the month or year without them.
 """
 
 from __future__ import annotations
@@ -69,14 +71,9 @@ class ReplaceDays:
             if current.get(day) == entry.days[0].dataset_hash:
                 continue  # someone committed the same content meanwhile
             holding = [f for f in live if any(d.day == day for d in f.days)]
-            if any(f.tier != Tier.HOT for f in holding):
-                raise ConfigError(
-                    f"{self.entrypoint} day {day} already lives in a compacted tier; "
-                    "re-exporting compacted days is not supported yet",
-                    entrypoint=self.entrypoint,
-                    day=day.isoformat(),
-                )
-            live = [f for f in live if f not in holding]
+            live = [f for f in live if f not in holding] + [
+                kept for f in holding if (kept := _without_day(f, day)) is not None
+            ]
             version = max((f.version for f in holding), default=0) + 1
             added.append(replace(entry, version=version))
         if not added:
@@ -102,4 +99,14 @@ class ReplaceDays:
                 "rows_added": sum(f.rows for f in added),
             },
             t0lake_version=__version__,
+            **(head.carried() if head else {}),
         )
+
+
+def _without_day(f: FileEntry, day: date) -> FileEntry | None:
+    """A compacted file with ``day``'s slice no longer live, or None when nothing of it is
+    left live (a hot file holds one day, so it always goes)."""
+    if f.tier == Tier.HOT:
+        return None
+    days = tuple(d for d in f.days if d.day != day)
+    return replace(f, days=days) if days else None

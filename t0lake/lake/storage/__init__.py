@@ -1,9 +1,9 @@
 """Where the lake's bytes live: fsspec filesystems, safe paths, and the one atomic primitive.
 
-    base    the Storage protocol and the fsspec base class (reads, data files)
-    local   local disk: put-if-absent by link(2)
-    s3      S3: put-if-absent by a conditional PutObject
-    paths   names and relative paths, validated
+base    the Storage protocol and the fsspec base class (reads, data files)
+local   local disk: put-if-absent by link(2)
+s3      S3: put-if-absent by a conditional PutObject
+paths   names and relative paths, validated
 """
 
 from __future__ import annotations

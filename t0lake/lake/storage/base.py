@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
 
 from t0lake.errors import ConfigError
@@ -46,6 +47,9 @@ class Storage(Protocol):
 
     def delete(self, relative: str) -> None:
         """Remove one object (nothing when it is already gone)."""
+
+    def modified(self, relative: str) -> float:
+        """When the object was last written, in seconds since the epoch (UTC)."""
 
 
 @dataclass
@@ -109,6 +113,12 @@ class LakeStorage:
     def delete(self, relative: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.full(relative))
+
+    def modified(self, relative: str) -> float:
+        stamp = self.fs.modified(self.full(relative))
+        if stamp.tzinfo is None:  # fsspec's local filesystem answers in naive UTC
+            stamp = stamp.replace(tzinfo=UTC)
+        return float(stamp.timestamp())
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """Write a content-addressed data file. Overwriting one with the same name rewrites the
