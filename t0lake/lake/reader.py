@@ -85,18 +85,22 @@ class Reader:
 
     def parts(self, start: date | str | None, end: date | str | None) -> list[Part]:
         """The files holding days ``start``..``end``, each restricted to those days, in day
-        order."""
+        order. A compacted file whose re-exported day now lives in a hot file is split into
+        the runs of days around it, so rows still come in day order."""
         first, last = parse_range(start, end)
-        parts = []
-        for f in self.manifest.files:
-            days = tuple(
-                d
-                for d in f.days
-                if (first is None or d.day >= first) and (last is None or d.day <= last)
-            )
-            if days:
-                parts.append(Part(f, days))
-        return sorted(parts, key=lambda p: p.days[0].day)
+        wanted = sorted(
+            (entry.day, f.path, f, entry)
+            for f in self.manifest.files
+            for entry in f.days
+            if (first is None or entry.day >= first) and (last is None or entry.day <= last)
+        )
+        runs: list[tuple[FileEntry, list[DayEntry]]] = []
+        for _, path, f, entry in wanted:
+            if runs and runs[-1][0].path == path:
+                runs[-1][1].append(entry)
+            else:
+                runs.append((f, [entry]))
+        return [Part(f, tuple(days)) for f, days in runs]
 
     def frames(
         self, parts: list[Part], names: list[str], *, verify: bool

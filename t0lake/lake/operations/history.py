@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from t0lake._version import __version__
-from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.errors import ConfigError, SnapshotExpiredError, SnapshotNotFoundError
 from t0lake.lake.manifest import Manifest, Operation
 
 __all__ = ["Expire", "Pin", "Unpin", "check_pin_name"]
@@ -63,12 +63,17 @@ class Pin:
     def __call__(self, head: Manifest | None) -> Manifest | None:
         if head is None:
             raise ConfigError("there is no snapshot to pin yet", name=self.name)
-        if self.snapshot_id in head.expired or self.snapshot_id not in (
-            self.retained | {head.snapshot_id}
-        ):
+        if self.snapshot_id in head.expired:
+            raise SnapshotExpiredError(
+                f"snapshot {self.snapshot_id} of {head.entrypoint} cannot be pinned: it was "
+                "expired",
+                entrypoint=head.entrypoint,
+                snapshot_id=self.snapshot_id,
+            )
+        if self.snapshot_id not in self.retained | {head.snapshot_id}:
             raise SnapshotNotFoundError(
-                f"snapshot {self.snapshot_id} of {head.entrypoint} cannot be pinned: "
-                + ("it was expired" if self.snapshot_id in head.expired else "it does not exist"),
+                f"snapshot {self.snapshot_id} of {head.entrypoint} cannot be pinned: it does "
+                "not exist",
                 entrypoint=head.entrypoint,
                 snapshot_id=self.snapshot_id,
             )
