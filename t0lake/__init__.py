@@ -32,6 +32,7 @@ from t0lake.hashing import column_hashes, dataset_hash
 from t0lake.lake import Lake, Snapshot
 from t0lake.lake import open_lake as open
 from t0lake.lake.maintenance import (
+    Downsample,
     compact,
     expire,
     get_policy,
@@ -71,6 +72,7 @@ __all__ = [
     "CommitConflictError",
     "CommitStateUnknownError",
     "ConfigError",
+    "Downsample",
     "DriftError",
     "ExportResult",
     "FeatureDef",

@@ -47,6 +47,7 @@ MODULES = [
     "t0lake.lake.log",
     "t0lake.lake.maintenance",
     "t0lake.lake.maintenance.compact",
+    "t0lake.lake.maintenance.downsample",
     "t0lake.lake.maintenance.history",
     "t0lake.lake.maintenance.policy",
     "t0lake.lake.maintenance.vacuum",

@@ -48,9 +48,9 @@ _ORDER = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
 class TierPolicy:
     """How long days stay hot and warm, and the frozen writer options of each tier.
 
-    ``downsample`` is the optional downsampling step (a
-    :class:`~t0lake.lake.maintenance.downsample.Downsample` record as JSON), applied by
-    ``compact`` after the tier moves.
+    ``downsample`` is the optional downsampling step, applied by ``compact`` after the tier
+    moves: a :class:`~t0lake.lake.maintenance.downsample.Downsample`, kept as its JSON record
+    (so a policy file round-trips exactly).
     """
 
     hot_days: int = 30
@@ -61,6 +61,8 @@ class TierPolicy:
     downsample: Mapping[str, Any] | None = field(default=None, compare=True)
 
     def __post_init__(self) -> None:
+        if self.downsample is not None and hasattr(self.downsample, "to_json"):
+            object.__setattr__(self, "downsample", self.downsample.to_json())
         for name in ("hot_days", "warm_months"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -30,6 +30,7 @@ from t0lake.errors import IntegrityError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import Tier, data_path
+from t0lake.lake.maintenance.downsample import DownsampleResult, downsample_entrypoint
 from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
 from t0lake.lake.operations.compact import Compact, CompactOutput
 from t0lake.lake.reader import Part, Reader
@@ -65,6 +66,7 @@ class CompactResult:
     committed: bool
     as_of: date
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    downsample: DownsampleResult | None = None  # the policy's downsampling step, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class CompactResult:
             "committed": self.committed,
             "as_of": self.as_of.isoformat(),
             "outputs": self.outputs,
+            "downsample": self.downsample.to_dict() if self.downsample else None,
         }
 
 
@@ -189,7 +192,8 @@ def compact_entrypoint(
     chosen = policy or load_policy(storage, entrypoint)
     units = plan_units(head, chosen, as_of)
     if not units:
-        return CompactResult(entrypoint, head.snapshot_id, False, as_of)
+        derived = downsample_entrypoint(storage, entrypoint, chosen, as_of)
+        return CompactResult(entrypoint, head.snapshot_id, False, as_of, downsample=derived)
     args = [
         (storage.url, storage.storage_options, head, unit, chosen.options(unit.tier))
         for unit in units
@@ -219,6 +223,7 @@ def compact_entrypoint(
         new_head is not None,
         as_of,
         list(new_head.summary["replaced"]) if new_head else [],
+        downsample_entrypoint(storage, entrypoint, chosen, as_of),
     )
 
 

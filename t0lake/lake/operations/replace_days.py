@@ -59,6 +59,7 @@ class ReplaceDays:
     viewdef_hash: str
     certification: Mapping[str, Any]
     entries: tuple[FileEntry, ...]  # one hot file per day, version unset
+    operation: Operation = Operation.EXPORT  # or DOWNSAMPLE, for a derived dataset
 
     def __call__(self, head: Manifest | None) -> Manifest | None:
         """The next manifest on top of ``head``, or None when nothing is left to commit."""
@@ -84,7 +85,7 @@ class ReplaceDays:
             parent_snapshot_id=head.snapshot_id if head else None,
             parent_sha256=head.sha256 if head else None,
             committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            operation=Operation.EXPORT,
+            operation=self.operation,
             key=self.key,
             day_expr=self.day_expr,
             event_time_col=self.event_time_col,
