@@ -26,11 +26,16 @@ import pyarrow as pa
 
 from t0lake._util.days import require_day
 from t0lake._util.progress import progress_bar, want_progress
-from t0lake.errors import IntegrityError
+from t0lake.errors import IntegrityError, SnapshotNotFoundError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import Tier, data_path
-from t0lake.lake.maintenance.downsample import DownsampleResult, downsample_entrypoint
+from t0lake.lake.maintenance.downsample import (
+    Downsample,
+    DownsampleResult,
+    check_step,
+    downsample_entrypoint,
+)
 from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
 from t0lake.lake.operations.compact import Compact, CompactOutput
 from t0lake.lake.reader import Part, Reader
@@ -62,7 +67,7 @@ class CompactResult:
     """What one compaction of one entrypoint committed."""
 
     entrypoint: str
-    snapshot_id: int | None  # the head after the compaction (None: empty entrypoint)
+    snapshot_id: int  # the head after the compaction
     committed: bool
     as_of: date
     outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -188,8 +193,14 @@ def compact_entrypoint(
     check_name(entrypoint)
     head = log.head(storage, entrypoint)
     if head is None:
-        return CompactResult(entrypoint, None, False, as_of)
+        raise SnapshotNotFoundError(
+            f"{entrypoint} has no snapshot in {storage.url}; there is nothing to compact",
+            entrypoint=entrypoint,
+            lake=storage.url,
+        )
     chosen = policy or load_policy(storage, entrypoint)
+    if chosen.downsample:
+        check_step(Downsample.from_json(chosen.downsample), head)
     units = plan_units(head, chosen, as_of)
     if not units:
         derived = downsample_entrypoint(storage, entrypoint, chosen, as_of)
@@ -217,9 +228,10 @@ def compact_entrypoint(
     )
     new_head = commit(storage, entrypoint, operation)
     final = new_head or log.head(storage, entrypoint)
+    assert final is not None
     return CompactResult(
         entrypoint,
-        final.snapshot_id if final else None,
+        final.snapshot_id,
         new_head is not None,
         as_of,
         list(new_head.summary["replaced"]) if new_head else [],
@@ -255,7 +267,9 @@ def compact(
         One CompactResult per entrypoint.
 
     Raises:
-        ConfigError: a bad date, entrypoint name or lake URL (nothing written).
+        ConfigError: a bad date, entrypoint name or lake URL, or a downsampling step that
+            does not fit the entrypoint (nothing written).
+        SnapshotNotFoundError: the named entrypoint has no snapshot in the lake.
         IntegrityError: an input or an output failed its proof (nothing committed).
         CommitConflictError, CommitStateUnknownError: the commit could not be settled.
     """

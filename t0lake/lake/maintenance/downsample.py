@@ -38,7 +38,7 @@ from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import Tier
-from t0lake.lake.manifest import Operation
+from t0lake.lake.manifest import Manifest, Operation
 from t0lake.lake.operations import ReplaceDays, committed_hashes
 from t0lake.lake.reader import Reader
 from t0lake.lake.storage import LakeStorage, check_name
@@ -49,6 +49,7 @@ __all__ = [
     "FUNCTIONS",
     "Downsample",
     "DownsampleResult",
+    "check_step",
     "downsample_entrypoint",
     "downsample_table",
 ]
@@ -128,6 +129,37 @@ class Downsample:
             tier=Tier(doc.get("tier", "cold")),
             time_column=doc.get("time_column"),
         )
+
+
+def check_step(step: Downsample, head: Manifest) -> None:
+    """ConfigError unless ``step`` can apply to the entrypoint of ``head`` (a timestamp
+    time column in the key, aggregable non-key columns): checked before anything is
+    written, so a bad policy never leaves half its work committed."""
+    time_column = step.time_column or head.event_time_col
+    if time_column not in head.key:
+        raise ConfigError(
+            f"downsample needs the time column {time_column!r} in the key {list(head.key)} "
+            f"of {head.entrypoint}",
+            parameter="time_column",
+            entrypoint=head.entrypoint,
+            column=time_column,
+        )
+    kind = head.schema.field(time_column).type
+    if not pa.types.is_timestamp(kind):
+        raise ConfigError(
+            f"downsample windows need a timestamp time column; {time_column!r} of "
+            f"{head.entrypoint} is {kind}",
+            parameter="time_column",
+            entrypoint=head.entrypoint,
+            column=time_column,
+        )
+    if step.target == head.entrypoint:
+        raise ConfigError(
+            f"downsample target must be another entrypoint than {head.entrypoint}",
+            parameter="target",
+            entrypoint=head.entrypoint,
+        )
+    _derived_schema(head.schema, [c for c in head.key if c != time_column], time_column, step)
 
 
 def _derived_schema(

@@ -101,14 +101,15 @@ def expire(
     entrypoint: str | None = None,
     *,
     keep_last: int | None = None,
-    older_than: timedelta | str | None = None,
+    older_than: timedelta | str | int | None = None,
     now: datetime | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[ExpireResult]:
     """Drop old snapshots from the history of one entrypoint (or of every one).
 
     Exactly one of ``keep_last`` (keep the N newest snapshots) and ``older_than`` (expire
-    snapshots committed longer ago than this, before ``now``) says which go. The head and
+    snapshots committed longer ago than this, before ``now``; a bare number is days; a
+    naive ``now`` is UTC) says which go. The head and
     pinned snapshots are never expired. Their data files stay until ``vacuum`` finds that no
     retained manifest references them.
     """
@@ -125,10 +126,15 @@ def expire(
     cutoff = None
     if older_than is not None:
         age = parse_duration(older_than, "older_than", bare=timedelta(days=1))
-        cutoff = (now or datetime.now(UTC)) - age
+        cutoff = _aware(now or datetime.now(UTC)) - age
     storage = open_storage(lake_url, storage_options)
     names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
     return [_expire_one(storage, name, keep_last, cutoff) for name in names]
+
+
+def _aware(moment: datetime) -> datetime:
+    """Manifests record UTC: a naive moment is read as UTC too."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _expire_one(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from t0lake.errors import ConfigError
+from t0lake.lake import log
+from t0lake.lake.maintenance.downsample import Downsample, check_step
 from t0lake.lake.storage import check_name, open_storage
 from t0lake.lake.tiers import TierPolicy, load_policy, save_policy
 
@@ -30,8 +32,13 @@ def set_policy(
     policy: TierPolicy,
     storage_options: dict[str, Any] | None = None,
 ) -> TierPolicy:
-    """Store ``policy`` for the entrypoint; it applies from the next compaction."""
+    """Store ``policy`` for the entrypoint; it applies from the next compaction. A
+    downsampling step is checked against the entrypoint's head (when it has one) first."""
     if not isinstance(policy, TierPolicy):
         raise ConfigError("policy must be a t0lake.TierPolicy", parameter="policy")
-    save_policy(open_storage(lake_url, storage_options), check_name(entrypoint), policy)
+    storage = open_storage(lake_url, storage_options)
+    head = log.head(storage, check_name(entrypoint))
+    if policy.downsample and head is not None:
+        check_step(Downsample.from_json(policy.downsample), head)
+    save_policy(storage, entrypoint, policy)
     return policy

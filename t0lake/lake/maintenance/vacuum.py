@@ -58,12 +58,13 @@ def vacuum(
     entrypoint: str | None = None,
     *,
     dry_run: bool = False,
-    grace: timedelta | str = DEFAULT_GRACE,
+    grace: timedelta | str | int = DEFAULT_GRACE,
     now: datetime | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[VacuumResult]:
     """Delete the files of one entrypoint (or of every one) that no retained manifest
-    references and that are older than ``grace``; ``dry_run`` only lists them.
+    references and that are older than ``grace`` (a bare number is hours) at ``now`` (the
+    wall clock by default; naive is UTC); ``dry_run`` only lists them.
 
     Raises:
         ConfigError: a bad argument or lake URL (nothing deleted).
@@ -75,8 +76,10 @@ def vacuum(
         raise ConfigError("grace must not be negative", parameter="grace", value=str(grace))
     storage = open_storage(lake_url, storage_options)
     names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
-    moment = (now or datetime.now(UTC)).timestamp()
-    return [_vacuum_one(storage, name, dry_run, period, moment) for name in names]
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:  # a naive moment is UTC, as modification times are
+        moment = moment.replace(tzinfo=UTC)
+    return [_vacuum_one(storage, name, dry_run, period, moment.timestamp()) for name in names]
 
 
 def _vacuum_one(

@@ -260,3 +260,12 @@ def test_property_every_row_and_hash_survives_on_s3(
     name = f"t0lake-prop-{data.draw(st.uuids()).hex[:12]}"
     fs.mkdir(name)
     _property(f"s3://{name}/lake", data, **s3_options)
+
+
+def test_an_unknown_entrypoint_is_refused(tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    _lake(root, count=3)
+    with pytest.raises(t0lake.SnapshotNotFoundError, match="nothing to compact"):
+        t0lake.compact(root, as_of=AS_OF, entrypoint="syn.other_v", progress=False)
+    with pytest.raises(t0lake.ConfigError, match="as_of"):
+        t0lake.compact(root, as_of="yesterday", progress=False)

@@ -237,3 +237,23 @@ def test_compaction_writes_the_downsampled_dataset_with_its_provenance(tmp_path:
     assert day_file.version == 2
     got = t0lake.open(root).snapshot(TARGET).to_arrow(changed, changed)
     assert got.equals(downsample_table(source[changed], KEY, "ts", STEP))
+
+
+def test_a_step_that_does_not_fit_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    storage = open_storage(root)
+    _export(storage, {date(2026, 3, 1): ticks(date(2026, 3, 1))})
+    misfit = Downsample.of("5m", {"side": ["mean"]}, TARGET)  # a string has no mean
+    with pytest.raises(t0lake.ConfigError, match="integer or float"):
+        t0lake.set_policy(root, EP, replace(DEFAULT_POLICY, downsample=misfit))
+    assert t0lake.get_policy(root, EP) == DEFAULT_POLICY
+    before = sorted(storage.walk(""))
+    with pytest.raises(t0lake.ConfigError, match="integer or float"):
+        t0lake.compact(root, as_of="2026-06-01", policy=replace(DEFAULT_POLICY, downsample=misfit))
+    assert sorted(storage.walk("")) == before  # the compaction did not commit either
+    with pytest.raises(t0lake.ConfigError, match="another entrypoint"):
+        t0lake.compact(
+            root,
+            as_of="2026-06-01",
+            policy=replace(DEFAULT_POLICY, downsample=replace(STEP, target=EP)),
+        )

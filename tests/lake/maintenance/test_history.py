@@ -70,6 +70,8 @@ def test_expire_commits_nothing_when_nothing_is_old_enough(tmp_path: Path) -> No
     (result,) = t0lake.expire(root, EP, older_than="30d")
     assert result.expired == [] and result.head == 4
     later = datetime.now(UTC) + timedelta(days=31)
+    (none,) = t0lake.expire(root, EP, older_than=40, now=later.replace(tzinfo=None))  # days, UTC
+    assert none.expired == []
     (result,) = t0lake.expire(root, EP, older_than="30d", now=later)
     assert result.expired == [1, 2, 3] and result.kept == [4, 5]  # 4 was the head
 
