@@ -25,6 +25,7 @@ MODULES = [
     "t0lake.cli.db",
     "t0lake.cli.demo",
     "t0lake.cli.lake",
+    "t0lake.cli.maintenance",
     "t0lake.cli.options",
     "t0lake.cli.output",
     "t0lake.demo",

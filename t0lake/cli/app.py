@@ -26,6 +26,14 @@ from t0lake.cli.lake import (
     snapshots_command,
     verify_command,
 )
+from t0lake.cli.maintenance import (
+    compact_command,
+    expire_command,
+    pin_command,
+    policy_command,
+    unpin_command,
+    vacuum_command,
+)
 from t0lake.cli.options import EPILOG
 from t0lake.errors import T0LakeError
 
@@ -50,6 +58,15 @@ def cli(ctx: click.Context, as_json: bool, debug: bool) -> None:
 for command in (db, status, certify_command, hash_command, demo):
     cli.add_command(command)
 for command in (export_command, snapshots_command, verify_command, scan_command):
+    cli.add_command(command)
+for command in (
+    compact_command,
+    expire_command,
+    vacuum_command,
+    pin_command,
+    unpin_command,
+    policy_command,
+):
     cli.add_command(command)
 for command in PLANNED_COMMANDS:
     cli.add_command(command)

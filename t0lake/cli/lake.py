@@ -1,5 +1,7 @@
-"""Commands on the lake: ``export``, ``snapshots``, ``verify``, ``scan`` (and the lake
-commands whose issues have not landed yet, which say so and exit 2)."""
+"""Commands on the lake: ``export``, ``snapshots``, ``verify``, ``scan`` (and the mechanism for
+lake commands whose issues have not landed yet, which say so and exit 2; none at present).
+The life-cycle commands (``compact``, ``expire``, ``vacuum``, ...) are in
+:mod:`t0lake.cli.maintenance`."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ __all__ = [
     "export_command",
     "scan_command",
     "snapshots_command",
+    "tiers_text",
     "verify_command",
 ]
 
@@ -116,7 +119,8 @@ def snapshots_command(
 
     def render(console: Console, r: dict[str, Any]) -> None:
         table = Table(title=r["entrypoint"], title_justify="left")
-        for column in ("snapshot", "committed at", "operation", "cert", "days", "rows", "files"):
+        columns = ("snapshot", "committed at", "operation", "cert", "days", "rows", "files")
+        for column in (*columns, "tiers", "pins"):
             table.add_column(column, justify="right" if column in ("days", "rows") else "left")
         for h in r["snapshots"]:
             table.add_row(
@@ -127,6 +131,8 @@ def snapshots_command(
                 str(h["days"]),
                 f"{h['rows']:,}",
                 str(h["files"]),
+                tiers_text(h["tiers"]),
+                ", ".join(h["pins"]) or "-",
             )
         console.print(table)
 
@@ -241,6 +247,11 @@ def scan_command(
     out.emit(result, render)
 
 
+def tiers_text(tiers: dict[str, int]) -> str:
+    """Files per tier as a person reads them: ``hot 3 · warm 2`` (``-`` for none)."""
+    return " · ".join(f"{tier} {count}" for tier, count in tiers.items() if count) or "-"
+
+
 def _csv_ready(frame: Any) -> Any:
     """CSV has no nested or binary cells: lists become JSON arrays, bytes become hex."""
     import polars as pl
@@ -262,11 +273,9 @@ def _csv_ready(frame: Any) -> Any:
 
 # --------------------------------------------------------------------------- not built yet
 
-PLANNED = {
-    "compact": ("", "Move and compact days between tiers, deterministically."),
-    "expire": ("", "Expire old snapshots."),
-    "vacuum": ("", "Remove files no manifest references."),
-}
+# name -> (argument metavar, one-line summary) of each lake command that is not built yet;
+# compact, expire and vacuum were built (t0lake/cli/maintenance.py), so none is planned now.
+PLANNED: dict[str, tuple[str, str]] = {}
 
 
 def _planned(name: str, args: str, summary: str) -> click.Command:

@@ -9,7 +9,7 @@ from rich.console import Console
 from t0lake import pg
 from t0lake.cli import cli, main
 from t0lake.cli.demo import _render_backtest
-from t0lake.cli.lake import PLANNED
+from t0lake.cli.lake import PLANNED, _planned
 from t0lake.demo import Task, task_splits
 
 COMMANDS = [
@@ -22,6 +22,12 @@ COMMANDS = [
     "snapshots",
     "verify",
     "scan",
+    "compact",
+    "expire",
+    "vacuum",
+    "pin",
+    "unpin",
+    "policy",
     *PLANNED,
 ]
 
@@ -40,6 +46,9 @@ def test_help_lists_every_command_of_the_design(capsys: pytest.CaptureFixture[st
         "compact",
         "expire",
         "vacuum",
+        "pin",
+        "unpin",
+        "policy",
         "demo",
     ]:
         assert f"  {name} " in out
@@ -74,11 +83,25 @@ def test_bad_arguments_give_one_line_and_exit_2(
     assert "Traceback" not in captured.err
 
 
-@pytest.mark.parametrize("name", sorted(PLANNED))
-def test_unbuilt_commands_say_so_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([name, "--json"]) == 2
-    error = json.loads(capsys.readouterr().out)
-    assert error["error"] == "NotBuiltError" and "not built yet" in error["message"]
+def test_unbuilt_commands_say_so_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mechanism for commands whose issue has not landed (none is planned at present):
+    a stand-in registered for this test, and every command still in PLANNED."""
+    monkeypatch.setitem(cli.commands, "someday", _planned("someday", "[ARGS]", "Still to come."))
+    assert main(["someday", "--help"]) == 0
+    assert "Still to come." in capsys.readouterr().out
+    for name in ["someday", *sorted(PLANNED)]:
+        assert main([name, "some", "args", "--json"]) == 2
+        error = json.loads(capsys.readouterr().out)
+        assert error["error"] == "NotBuiltError" and "not built yet" in error["message"]
+        assert error["command"] == name
+
+
+def test_built_lake_commands_are_not_planned_any_more() -> None:
+    assert not {"compact", "expire", "vacuum"} & set(PLANNED)
+    for name in ("compact", "expire", "vacuum"):
+        assert "Not built yet" not in (cli.commands[name].help or "")
 
 
 def test_storage_options_parse_key_value_and_refuse_the_rest() -> None:
