@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -366,3 +367,36 @@ def test_relative_links_resolve_inside_the_repository(doc: Path) -> None:
         elif not resolved.exists():
             bad.append(f"{target} (no such path)")
     assert not bad, f"{doc.relative_to(ROOT)} links to {bad}"
+
+
+# --------------------------------------------------------------------------- runbook commands
+
+SHELL_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _documented_invocations() -> list[tuple[str, list[str]]]:
+    """Every ``t0lake …`` line of the bash blocks of the README and the runbook."""
+    found = []
+    for path in (ROOT / "README.md", ROOT / "docs" / "maintenance.md"):
+        for block in SHELL_BLOCK.findall(_read(path)):
+            for line in block.replace("\\\n", " ").splitlines():
+                for part in line.split("&&"):
+                    words = shlex.split(part.split("#", 1)[0])
+                    if words[:1] == ["t0lake"]:
+                        found.append((path.name, words[1:]))
+    return found
+
+
+def test_the_runbook_scan_finds_the_commands() -> None:
+    names = {words[0] for _, words in _documented_invocations()}
+    assert {"compact", "expire", "vacuum", "pin", "unpin", "policy", "export"} <= names
+
+
+@pytest.mark.parametrize("where_words", _documented_invocations(), ids=lambda w: " ".join(w[1]))
+def test_every_documented_invocation_parses(where_words: tuple[str, list[str]]) -> None:
+    """Each command line the docs show is accepted by the command's parser as written."""
+    where, words = where_words
+    command = COMMANDS.get(words[0])
+    assert command is not None, f"{where}: no command {words[0]!r}"
+    context = command.make_context(words[0], list(words[1:]), resilient_parsing=False)
+    assert context.params is not None
