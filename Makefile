@@ -38,3 +38,4 @@ bench: install
 	$(RUN) python benchmarks/bench_scan.py
 	$(RUN) python benchmarks/bench_pit.py
 	$(RUN) python benchmarks/bench_online.py
+	$(RUN) python benchmarks/bench_compact.py

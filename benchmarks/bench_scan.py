@@ -39,7 +39,7 @@ from rich.table import Table
 import t0lake
 from t0lake import hashing
 from t0lake.lake import commit
-from t0lake.lake.manifest import FileEntry, Manifest, schema_hash, schema_to_b64
+from t0lake.lake.manifest import FileEntry, Manifest, Operation, schema_hash, schema_to_b64
 from t0lake.lake.snapshot import Snapshot
 from t0lake.lake.storage import LakeStorage, open_storage
 from t0lake.lake.writer import write_day
@@ -140,7 +140,7 @@ def commit_lake(storage: LakeStorage, entries: list[FileEntry]) -> Manifest:
             parent_snapshot_id=None,
             parent_sha256=None,
             committed_at="2026-01-01T00:00:00+00:00",
-            operation="bench",
+            operation=Operation.EXPORT,
             key=KEY,
             day_expr="t0::date",
             event_time_col="t0",
