@@ -44,6 +44,15 @@ class Part:
     days: tuple[DayEntry, ...]
 
     @property
+    def span(self) -> tuple[int, int]:
+        """(first row, number of rows) of the file that hold the part's days, dropped slices
+        between them included."""
+        if self.whole:
+            return 0, self.file.rows
+        first, last = self.days[0], self.days[-1]
+        return first.row_offset, last.row_offset + last.rows - first.row_offset
+
+    @property
     def whole(self) -> bool:
         """Whether the part is every row of its file (no slicing needed). Not so when the
         read asks for some of its days, or when a day of a compacted file was re-exported
@@ -127,41 +136,52 @@ class Reader:
     def _read_batch(self, batch: list[Part], names: list[str]) -> pl.DataFrame | None:
         """Local files of a batch in one call of Polars' native reader, or None if it fails or
         returns anything but the manifest's rows and types (the per-file path then names the
-        file at fault)."""
-        paths = [self.storage.full(p.file.path) for p in batch]
+        file at fault). A part that is not a whole file (a few days of a month or a year)
+        reads only the rows from its first day to its last: Polars skips the rest."""
         try:
-            frame = pl.read_parquet(paths, columns=names, hive_partitioning=False, glob=False)
+            if all(p.whole for p in batch):
+                paths = [self.storage.full(p.file.path) for p in batch]
+                frame = pl.read_parquet(paths, columns=names, hive_partitioning=False, glob=False)
+            else:
+                frame = pl.concat(
+                    [
+                        pl.scan_parquet(
+                            self.storage.full(p.file.path), hive_partitioning=False, glob=False
+                        )
+                        .select(names)
+                        .slice(*p.span)
+                        for p in batch
+                    ]
+                ).collect()
         except (pl.exceptions.PolarsError, OSError, ValueError):
             return None
         expected = to_polars(self.schema.empty_table().select(names)).schema
-        if frame.height != sum(p.file.rows for p in batch) or frame.schema != expected:
+        if frame.height != sum(p.span[1] for p in batch) or frame.schema != expected:
             return None
         return frame
 
     def _proven_batch(
         self, pool: ThreadPoolExecutor, batch: list[Part], frame: pl.DataFrame, *, verify: bool
     ) -> pl.DataFrame:
-        """The rows of the batch's days, after proving every (day, column) in parallel."""
+        """The rows of the batch's days, after proving every (day, column) in parallel. Only
+        the rows returned are proven: the days of a big file a read did not ask for are
+        sliced off first."""
         offsets = [0]
         for part in batch:
-            offsets.append(offsets[-1] + part.file.rows)
-
-        if verify:
-            spans = [
-                (part.file, day, offsets[i] + day.row_offset)
-                for i, part in enumerate(batch)
-                for day in part.days
-            ]
-            self.prove(spans, lambda name: frame.get_column(name).to_arrow(), frame.columns, pool)
+            offsets.append(offsets[-1] + part.span[1])
+        where = [
+            (part.file, day, offsets[i] + day.row_offset - part.span[0])
+            for i, part in enumerate(batch)
+            for day in part.days
+        ]
         if all(p.whole for p in batch):
-            return frame
-        return pl.concat(
-            [
-                frame.slice(offsets[i] + d.row_offset, d.rows)
-                for i, part in enumerate(batch)
-                for d in part.days
-            ]
-        )
+            result, spans = frame, where
+        else:
+            result = pl.concat([frame.slice(start, day.rows) for _, day, start in where])
+            spans = _consecutive(where)
+        if verify:
+            self.prove(spans, lambda name: result.get_column(name).to_arrow(), result.columns, pool)
+        return result
 
     def tables(self, parts: list[Part], names: list[str], *, verify: bool) -> Iterator[pa.Table]:
         """Read (and prove) parts a few at a time in threads, yielding in day order."""
@@ -197,10 +217,14 @@ class Reader:
                 raise integrity(self, f, part.days[0], None, "file is missing") from None
             with source:
                 table = self.parse(f, source, names)
-        if verify:
+        if part.whole:
             spans = [(f, day, day.row_offset) for day in part.days]
+        else:  # prove only the rows returned
+            table = _slice_days(f, part.days, table)
+            spans = _consecutive([(f, day, 0) for day in part.days])
+        if verify:
             self.prove(spans, table.column, table.column_names)
-        return _slice_days(f, part.days, table)
+        return table
 
     def parse(self, f: FileEntry, source: Any, names: list[str]) -> pa.Table:
         """The named columns of a file, typed exactly as the manifest says (or IntegrityError)."""
@@ -284,6 +308,17 @@ def _batches(parts: list[Part]) -> list[list[Part]]:
         batches[-1].append(part)
         rows += part.file.rows
     return batches
+
+
+def _consecutive(
+    spans: Sequence[tuple[FileEntry, DayEntry, int]],
+) -> list[tuple[FileEntry, DayEntry, int]]:
+    """The same days, placed one after another from row 0 (as they are once sliced)."""
+    out, start = [], 0
+    for f, day, _ in spans:
+        out.append((f, day, start))
+        start += day.rows
+    return out
 
 
 def _slice_days(f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> pa.Table:

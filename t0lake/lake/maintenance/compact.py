@@ -8,7 +8,10 @@ live inputs give the same file whatever the executor or thread count.
 
 Before anything is committed, each output is read back from the storage and every
 (day, column) content hash recomputed from it must equal the one the manifest holds for
-that day: compaction is lossless by proof, not by trust. Outputs fan out over any
+that day: compaction is lossless by proof, not by trust. That one proof covers the inputs
+too, end to end (a damaged input makes the output differ from the manifest's hashes), so
+the inputs are not proven again on their way in; only when the output fails are they
+proven, to name the file at fault. Outputs fan out over any
 ``concurrent.futures.Executor`` (a Dask client's ``get_executor()`` on a cluster); the
 commit is one per entrypoint (:mod:`t0lake.lake.operations.compact`).
 """
@@ -116,13 +119,7 @@ def compact_unit(
         by_file.setdefault(f.path, []).append(entry)
         files[f.path] = f
     parts = [Part(files[p], tuple(days)) for p, days in by_file.items()]
-    slices: dict[date, pa.Table] = {}
-    for part, table in zip(parts, reader.tables(parts, names, verify=True), strict=True):
-        offset = 0
-        for entry in part.days:
-            start = entry.row_offset if part.whole else offset
-            slices[entry.day] = table.slice(start, entry.rows)
-            offset += entry.rows
+    slices = _day_slices(reader, parts, names, verify=False)
     ordered = [entry for _, entry in unit.slices]
     table = pa.concat_tables([slices[e.day] for e in ordered])
     payload = write_parquet(table, options)
@@ -145,8 +142,27 @@ def compact_unit(
         version=max(f.version for f, _ in unit.slices),
         drift=drift or None,
     )
-    _prove_written(reader, storage, out)
+    try:
+        _prove_written(reader, storage, out)
+    except IntegrityError:
+        # the output does not hold what the manifest says its inputs hold: prove the inputs
+        # to name the one at fault (this raises if one is); otherwise the output is
+        _day_slices(reader, parts, names, verify=True)
+        raise
     return CompactOutput(out, {e.day: (f.path, e.dataset_hash) for f, e in unit.slices})
+
+
+def _day_slices(
+    reader: Reader, parts: list[Part], names: list[str], *, verify: bool
+) -> dict[date, pa.Table]:
+    """The rows of each day of ``parts``, read (and proven when ``verify``)."""
+    slices: dict[date, pa.Table] = {}
+    for part, table in zip(parts, reader.tables(parts, names, verify=verify), strict=True):
+        offset = 0
+        for entry in part.days:
+            slices[entry.day] = table.slice(offset, entry.rows)
+            offset += entry.rows
+    return slices
 
 
 def _drift_of(f: FileEntry, day: date) -> Any:

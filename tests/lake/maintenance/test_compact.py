@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -269,3 +270,45 @@ def test_an_unknown_entrypoint_is_refused(tmp_path: Path) -> None:
         t0lake.compact(root, as_of=AS_OF, entrypoint="syn.other_v", progress=False)
     with pytest.raises(t0lake.ConfigError, match="as_of"):
         t0lake.compact(root, as_of="yesterday", progress=False)
+
+
+def _tamper_day(path: Path, table: pa.Table, day: date) -> None:
+    """Rewrite a compacted file with one value of ``day``'s rows changed."""
+    days = table.column("d").to_pylist()
+    row = days.index(day)
+    values = table.column("x").to_pylist()
+    values[row] = -1.0 if values[row] != -1.0 else 1.0
+    pq.write_table(table.set_column(2, "x", pa.array(values, pa.float64())), path)
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_reads_of_a_few_days_of_a_year_prove_what_they_return(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
+    options: dict[str, Any] = {}
+    root = str(tmp_path / "lake")
+    if where == "s3":
+        options = request.getfixturevalue("s3_options")
+        root = f"s3://{request.getfixturevalue('s3_bucket')}/lake"
+    model = _lake(root, **options)
+    t0lake.compact(root, as_of=AS_OF, storage_options=options or None, progress=False)
+    snap = t0lake.open(root, options or None).snapshot(EP)
+    expected = model_table(model, date(2025, 11, 10), date(2025, 11, 12))
+    assert snap.read("2025-11-10", "2025-11-12").equals(pl.from_arrow(expected))  # Polars path
+    assert snap.to_arrow("2025-11-10", "2025-11-12").equals(expected)  # pyarrow path
+    cold = next(f for f in snap.manifest.files if f.tier == Tier.COLD)
+    storage = open_storage(root, options or None)
+    local = tmp_path / "cold.parquet"
+    local.write_bytes(storage.read_bytes(cold.path))
+    _tamper_day(local, pq.read_table(local), date(2025, 11, 11))
+    storage.write_bytes(cold.path, local.read_bytes())
+    for read in (snap.read, snap.to_arrow):
+        with pytest.raises(t0lake.IntegrityError, match="2025-11-11") as info:
+            read("2025-11-10", "2025-11-12")
+        assert info.value.context["column"] == "x"
+    # a read of other days of the same file returns only rows it proved
+    others = model_table(model, date(2025, 12, 1), date(2025, 12, 3))
+    assert snap.read("2025-12-01", "2025-12-03").equals(pl.from_arrow(others))
+    assert snap.to_arrow("2025-12-01", "2025-12-03").equals(others)
+    with pytest.raises(t0lake.IntegrityError):
+        snap.verify()
