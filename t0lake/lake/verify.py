@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pyarrow as pa
-
 from t0lake.errors import IntegrityError
 from t0lake.lake.reader import Reader, integrity
 
@@ -30,9 +28,7 @@ def verify_snapshot(reader: Reader) -> dict[str, Any]:
                 raise integrity(
                     reader, f, None, None, "file bytes differ from the manifest (sha256)"
                 )
-            table = reader.parse(f, pa.BufferReader(data), [fld.name for fld in reader.schema])
-            spans = [(f, day, day.row_offset) for day in f.days]
-            reader.prove(spans, table.column, table.column_names)
+            reader.prove_bytes(f, data)
         except IntegrityError as exc:
             problems.append(exc.to_dict())
             continue

@@ -143,7 +143,7 @@ def compact_unit(
         drift=drift or None,
     )
     try:
-        _prove_written(reader, storage, out)
+        _prove_written(reader, storage, out, payload)
     except IntegrityError:
         # the output does not hold what the manifest says its inputs hold: prove the inputs
         # to name the one at fault (this raises if one is); otherwise the output is
@@ -155,9 +155,12 @@ def compact_unit(
 def _day_slices(
     reader: Reader, parts: list[Part], names: list[str], *, verify: bool
 ) -> dict[date, pa.Table]:
-    """The rows of each day of ``parts``, read (and proven when ``verify``)."""
+    """The rows of each day of ``parts``, read (and proven when ``verify``). Local files are
+    read one after another: compaction already runs a unit per core."""
+    storage_is_local = reader.storage.is_local
     slices: dict[date, pa.Table] = {}
-    for part, table in zip(parts, reader.tables(parts, names, verify=verify), strict=True):
+    tables = reader.tables(parts, names, verify=verify, prefetch=1 if storage_is_local else 4)
+    for part, table in zip(parts, tables, strict=True):
         offset = 0
         for entry in part.days:
             slices[entry.day] = table.slice(offset, entry.rows)
@@ -173,21 +176,22 @@ def _drift_of(f: FileEntry, day: date) -> Any:
     return f.drift if f.tier == Tier.HOT else f.drift.get(day.isoformat())
 
 
-def _prove_written(reader: Reader, storage: LakeStorage, out: FileEntry) -> None:
-    """Read the output back from storage and recompute everything the manifest will claim."""
+def _prove_written(reader: Reader, storage: LakeStorage, out: FileEntry, payload: bytes) -> None:
+    """Read the output back from storage and recompute everything the manifest will claim:
+    the bytes must be the ones written (whose sha256 names the file), and every (day, column)
+    hash of the rows decoded from them must be the manifest's."""
     try:
         data = storage.read_bytes(out.path)
     except FileNotFoundError:
         data = b""
-    if hashlib.sha256(data).hexdigest() != out.sha256:
+    if data != payload:
         raise IntegrityError(
             f"{reader.entrypoint}: compaction output {out.path} reads back with other bytes "
             "than were written; nothing committed",
             entrypoint=reader.entrypoint,
             path=out.path,
         )
-    table = reader.parse(out, pa.BufferReader(data), [f.name for f in reader.schema])
-    reader.prove([(out, d, d.row_offset) for d in out.days], table.column, table.column_names)
+    reader.prove_bytes(out, data)
 
 
 def _unit_task(args: tuple[str, dict[str, Any], Manifest, Unit, WriterOptions]) -> CompactOutput:

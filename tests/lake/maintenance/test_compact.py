@@ -312,3 +312,26 @@ def test_reads_of_a_few_days_of_a_year_prove_what_they_return(
     assert snap.to_arrow("2025-12-01", "2025-12-03").equals(others)
     with pytest.raises(t0lake.IntegrityError):
         snap.verify()
+
+
+def test_an_output_that_reads_back_otherwise_is_never_committed(tmp_path: Path) -> None:
+    from t0lake.lake.storage import LocalStorage
+
+    class Flipping(LocalStorage):
+        """A disk whose compacted files read back with one byte changed."""
+
+        def read_bytes(self, relative: str) -> bytes:
+            data = super().read_bytes(relative)
+            if "/tier=cold/" in relative:
+                return data[:100] + bytes([data[100] ^ 1]) + data[101:]
+            return data
+
+    root = str(tmp_path / "lake")
+    _lake(root)
+    plain = open_storage(root)
+    storage = Flipping(url=root, fs=plain.fs, root=plain.root)
+    head = log.head(storage, EP)
+    assert head is not None
+    (cold,) = [u for u in plan_units(head, DEFAULT_POLICY, AS_OF) if u.tier == Tier.COLD]
+    with pytest.raises(t0lake.IntegrityError, match="reads back with other bytes"):
+        compact_unit(storage, head, cold, DEFAULT_POLICY.options(Tier.COLD))
