@@ -13,7 +13,15 @@ from t0lake.lake.layout import MANIFEST_DIR, manifest_path, snapshot_id_of
 from t0lake.lake.manifest import Manifest
 from t0lake.lake.storage import Storage
 
-__all__ = ["check_chain", "head", "load", "load_retained", "retained", "snapshot_ids"]
+__all__ = [
+    "check_chain",
+    "head",
+    "load",
+    "load_retained",
+    "require_head",
+    "retained",
+    "snapshot_ids",
+]
 
 
 def snapshot_ids(storage: Storage, entrypoint: str) -> list[int]:
@@ -62,6 +70,20 @@ def head(storage: Storage, entrypoint: str) -> Manifest | None:
         return None
     latest = load(storage, entrypoint, ids[-1])
     _check_link(storage, latest, latest)
+    return latest
+
+
+def require_head(storage: Storage, entrypoint: str, consequence: str = "") -> Manifest:
+    """The head, or SnapshotNotFoundError for an entrypoint never committed to this lake;
+    ``consequence`` ends the message ("there is nothing to compact")."""
+    latest = head(storage, entrypoint)
+    if latest is None:
+        raise SnapshotNotFoundError(
+            f"{entrypoint} has no snapshot in {storage.url} (looked in "
+            f"{entrypoint}/{MANIFEST_DIR}/)" + (f"; {consequence}" if consequence else ""),
+            entrypoint=entrypoint,
+            lake=storage.url,
+        )
     return latest
 
 

@@ -17,13 +17,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
 
 from t0lake._util.canonical_json import canonical_json_bytes
+from t0lake._version import __version__
 from t0lake.errors import IntegrityError
 from t0lake.hashing import canonical_type
 from t0lake.lake.layout import Tier
@@ -161,6 +162,24 @@ class Manifest:
     @property
     def schema(self) -> pa.Schema:
         return schema_from_b64(self.arrow_schema)
+
+    def successor(
+        self, operation: Operation, summary: Mapping[str, Any], **changes: Any
+    ) -> Manifest:
+        """The next snapshot on top of this one, committed now under ``operation``: the same
+        entrypoint, schema, files, pins and expiry record unless ``changes`` say otherwise."""
+        return replace(
+            self,
+            snapshot_id=self.snapshot_id + 1,
+            parent_snapshot_id=self.snapshot_id,
+            parent_sha256=self.sha256,
+            committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            operation=operation,
+            summary=dict(summary),
+            t0lake_version=__version__,
+            sha256="",
+            **changes,
+        )
 
     def carried(self) -> dict[str, Any]:
         """What every next commit inherits from this one (its pins and expiry record)."""

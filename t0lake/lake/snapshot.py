@@ -21,9 +21,9 @@ from t0lake import lineage
 from t0lake._util.days import parse_range
 from t0lake._util.frames import to_polars
 from t0lake._version import __version__
-from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.errors import ConfigError
 from t0lake.lake import log
-from t0lake.lake.layout import MANIFEST_DIR, Tier
+from t0lake.lake.layout import Tier
 from t0lake.lake.manifest import Manifest, Operation
 from t0lake.lake.reader import Reader
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
@@ -111,14 +111,7 @@ class Lake:
         """The latest snapshot, or the one with ``snapshot_id`` (time travel; an expired
         one raises SnapshotExpiredError)."""
         check_name(entrypoint)
-        manifest = log.head(self.storage, entrypoint)
-        if manifest is None:
-            raise SnapshotNotFoundError(
-                f"{entrypoint} has no snapshot in {self.url} (looked in "
-                f"{entrypoint}/{MANIFEST_DIR}/)",
-                entrypoint=entrypoint,
-                lake=self.url,
-            )
+        manifest = log.require_head(self.storage, entrypoint)
         if snapshot_id is not None and int(snapshot_id) != manifest.snapshot_id:
             manifest = log.load_retained(self.storage, manifest, int(snapshot_id))
         return Snapshot(self.storage, manifest)

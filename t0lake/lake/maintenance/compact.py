@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from t0lake._util.days import require_day
 from t0lake._util.progress import progress_bar, want_progress
-from t0lake.errors import IntegrityError, SnapshotNotFoundError
+from t0lake.errors import IntegrityError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import Tier, data_path
@@ -211,13 +211,7 @@ def compact_entrypoint(
 ) -> CompactResult:
     """Compact one entrypoint: plan on the head, write and prove outputs, commit once."""
     check_name(entrypoint)
-    head = log.head(storage, entrypoint)
-    if head is None:
-        raise SnapshotNotFoundError(
-            f"{entrypoint} has no snapshot in {storage.url}; there is nothing to compact",
-            entrypoint=entrypoint,
-            lake=storage.url,
-        )
+    head = log.require_head(storage, entrypoint, "there is nothing to compact")
     chosen = policy or load_policy(storage, entrypoint)
     if chosen.downsample:
         check_step(Downsample.from_json(chosen.downsample), head)

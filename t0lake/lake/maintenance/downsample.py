@@ -34,7 +34,7 @@ import pyarrow as pa
 from t0lake import hashing
 from t0lake._util.canonical_json import canonical_json_bytes
 from t0lake._util.durations import parse_duration
-from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.errors import ConfigError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import Tier
@@ -277,11 +277,7 @@ def downsample_entrypoint(
     if not policy.downsample:
         return None
     step = Downsample.from_json(policy.downsample)
-    head = log.head(storage, entrypoint)
-    if head is None:
-        raise SnapshotNotFoundError(
-            f"{entrypoint} has no snapshot in {storage.url}", entrypoint=entrypoint
-        )
+    head = log.require_head(storage, entrypoint)
     time_column = step.time_column or head.event_time_col
     order = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
     chosen = [d for d in sorted(head.days()) if order[policy.tier_of(d, as_of)] >= order[step.tier]]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from t0lake._util.durations import parse_duration
-from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.errors import ConfigError
 from t0lake.lake import log
 from t0lake.lake.commit import commit
 from t0lake.lake.layout import manifest_path
@@ -27,14 +27,7 @@ __all__ = ["ExpireResult", "expire", "pin", "unpin"]
 
 
 def _head(storage: LakeStorage, entrypoint: str) -> Manifest:
-    latest = log.head(storage, check_name(entrypoint))
-    if latest is None:
-        raise SnapshotNotFoundError(
-            f"{entrypoint} has no snapshot in {storage.url}",
-            entrypoint=entrypoint,
-            lake=storage.url,
-        )
-    return latest
+    return log.require_head(storage, check_name(entrypoint))
 
 
 def pin(

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from t0lake._util.durations import parse_duration
-from t0lake.errors import ConfigError, SnapshotNotFoundError
+from t0lake.errors import ConfigError
 from t0lake.lake import log
 from t0lake.lake.layout import MANIFEST_DIR, snapshot_id_of
 from t0lake.lake.snapshot import Lake
@@ -86,13 +86,7 @@ def _vacuum_one(
     storage: LakeStorage, entrypoint: str, dry_run: bool, grace: timedelta, now: float
 ) -> VacuumResult:
     listed = storage.walk(entrypoint)
-    latest = log.head(storage, entrypoint)
-    if latest is None:
-        raise SnapshotNotFoundError(
-            f"{entrypoint} has no snapshot in {storage.url}; vacuum deletes nothing there",
-            entrypoint=entrypoint,
-            lake=storage.url,
-        )
+    latest = log.require_head(storage, entrypoint, "vacuum deletes nothing there")
     manifests = log.check_chain(storage, latest)
     referenced = {f.path for m in manifests for f in m.files}
     result = VacuumResult(entrypoint, dry_run, referenced=len(referenced))

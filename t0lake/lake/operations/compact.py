@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from t0lake._version import __version__
 from t0lake.lake.manifest import FileEntry, Manifest, Operation
 
 __all__ = ["Compact", "CompactOutput"]
@@ -83,15 +82,6 @@ class Compact:
             )
         if not replaced:
             return None
-        return replace(
-            head,
-            snapshot_id=head.snapshot_id + 1,
-            parent_snapshot_id=head.snapshot_id,
-            parent_sha256=head.sha256,
-            committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            operation=self.operation,
-            files=tuple(live.values()),
-            summary={**self.summary, "replaced": replaced},
-            t0lake_version=__version__,
-            sha256="",
+        return head.successor(
+            self.operation, {**self.summary, "replaced": replaced}, files=tuple(live.values())
         )

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
-from t0lake._version import __version__
 from t0lake.errors import ConfigError, SnapshotExpiredError, SnapshotNotFoundError
 from t0lake.lake.manifest import Manifest, Operation
 
@@ -32,23 +29,6 @@ def check_pin_name(name: str) -> str:
             name=str(name),
         )
     return name
-
-
-def _next(
-    head: Manifest, operation: Operation, summary: Mapping[str, Any], **changes: Any
-) -> Manifest:
-    return replace(
-        head,
-        snapshot_id=head.snapshot_id + 1,
-        parent_snapshot_id=head.snapshot_id,
-        parent_sha256=head.sha256,
-        committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        operation=operation,
-        summary=dict(summary),
-        t0lake_version=__version__,
-        sha256="",
-        **changes,
-    )
 
 
 @dataclass(frozen=True)
@@ -88,8 +68,8 @@ class Pin:
                 snapshot_id=head.pins[self.name],
             )
         pins = {**head.pins, self.name: self.snapshot_id}
-        return _next(
-            head, Operation.PIN, {"pin": self.name, "snapshot_id": self.snapshot_id}, pins=pins
+        return head.successor(
+            Operation.PIN, {"pin": self.name, "snapshot_id": self.snapshot_id}, pins=pins
         )
 
 
@@ -106,8 +86,7 @@ class Unpin:
                 name=self.name,
             )
         pins = {k: v for k, v in head.pins.items() if k != self.name}
-        return _next(
-            head,
+        return head.successor(
             Operation.UNPIN,
             {"unpin": self.name, "snapshot_id": head.pins[self.name]},
             pins=pins,
@@ -135,8 +114,7 @@ class Expire:
         }
         if not fresh:
             return None
-        return _next(
-            head,
+        return head.successor(
             Operation.EXPIRE,
             {"expired": sorted(fresh)},
             expired={**head.expired, **fresh},
