@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,14 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except T0LakeError as exc:
         if debug:
-            raise
+            traceback.print_exc(file=sys.stderr)
         _fail(exc.message, type(exc).__name__, as_json, exc.context)
-        return exc.exit_code
+        return exc.exit_code  # --debug shows more, it never changes what the exit code says
     except Exception as exc:
         if debug:
-            raise
+            traceback.print_exc(file=sys.stderr)
         _fail(
-            f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            f"{type(exc).__name__}: {exc}"
+            + ("" if debug else " (rerun with --debug for the traceback)"),
             "InternalError",
             as_json,
             {},

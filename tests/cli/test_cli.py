@@ -148,6 +148,25 @@ def test_connection_error_is_one_line_without_password(capsys: pytest.CaptureFix
     assert "hunter2" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=127.0.0.1 port=1 user=u password='my secret phrase' connect_timeout=2",
+        "postgresql://u:my%20secret%20phrase@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://u@127.0.0.1:1/db?password=my+secret+phrase&connect_timeout=2",
+        "host=127.0.0.1 port=1 password=my secret phrase",  # unquoted: does not parse
+    ],
+)
+@pytest.mark.parametrize("flags", [[], ["--json"], ["--debug"]])
+def test_no_form_of_password_reaches_any_output(
+    capsys: pytest.CaptureFixture[str], dsn: str, flags: list[str]
+) -> None:
+    assert main([*flags, "status", "--dsn", dsn]) == 2  # bad input is 2, --debug or not
+    out, err = capsys.readouterr()
+    assert "secret" not in out + err and "phrase" not in out + err
+    assert ("Traceback" in err) == ("--debug" in flags)
+
+
 def test_python_dash_m_runs_the_cli_and_demo_works() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "t0lake", "demo", "--json"],

@@ -1,27 +1,54 @@
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from t0lake import pg
 from t0lake.errors import ConfigError
 
-
-@pytest.mark.parametrize(
-    ("dsn", "expected"),
-    [
-        ("host=h password=s3cret user=u", "host=h password=*** user=u"),
-        ("postgresql://u:s3cret@h:5432/db", "postgresql://u:***@h:5432/db"),
-        ("host=h user=u", "host=h user=u"),
-    ],
-)
-def test_redact_dsn_hides_passwords(dsn: str, expected: str) -> None:
-    assert pg.redact_dsn(dsn) == expected
+SECRET_DSNS = [
+    ("host=h password=s3cret user=u", "s3cret"),
+    ("host=h user=u password='my secret phrase' dbname=x", "secret phrase"),
+    ("host=h password='it\\'s a secret' user=u", "s a secret"),
+    ("postgresql://u:s3cret@h:5432/db", "s3cret"),
+    ("postgresql://u@h/db?password=s3cret&sslmode=disable", "s3cret"),
+    ("postgresql://u:first@h1,h2/db?password=second", "first"),
+    ("postgresql://u:first@h1,h2/db?password=second", "second"),
+]
 
 
-def test_connect_failure_is_a_config_error_without_the_password() -> None:
+@pytest.mark.parametrize(("dsn", "secret"), SECRET_DSNS)
+def test_redact_dsn_masks_the_password_whole_in_every_form(dsn: str, secret: str) -> None:
+    shown = pg.redact_dsn(dsn)
+    assert secret not in shown and "secret" not in shown.replace("s3cret", "")
+    params = conninfo_to_dict(shown)
+    assert params["password"] == "***"
+    original = conninfo_to_dict(dsn)
+    assert {k: v for k, v in params.items() if k != "password"} == {
+        k: v for k, v in original.items() if k != "password"
+    }
+
+
+def test_redact_dsn_keeps_a_dsn_without_password_and_hides_one_that_does_not_parse() -> None:
+    assert pg.redact_dsn("host=h user=u") == "host=h user=u"
+    shown = pg.redact_dsn("host=h password=my secret phrase")
+    assert "secret" not in shown and "phrase" not in shown and "does not parse" in shown
+
+
+@pytest.mark.parametrize(("dsn", "secret"), SECRET_DSNS[:3])
+def test_connect_failure_is_a_config_error_without_the_password(dsn: str, secret: str) -> None:
+    refused = dsn.replace("host=h", "host=127.0.0.1 port=1 connect_timeout=2")
     with pytest.raises(ConfigError) as info:
-        pg.connect("host=127.0.0.1 port=1 user=u password=s3cret connect_timeout=2")
-    assert "s3cret" not in str(info.value)
+        pg.connect(refused)
+    shown = f"{info.value} {info.value.to_dict()} {info.value.__cause__}"
+    assert secret not in shown
     assert "127.0.0.1" in str(info.value)
+
+
+def test_a_dsn_that_does_not_parse_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="does not parse") as info:
+        pg.connect("host=127.0.0.1 password=my secret phrase")
+    assert "phrase" not in f"{info.value} {info.value.to_dict()}"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_connect_without_dsn_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
