@@ -9,6 +9,7 @@ nothing turns it off by default. A frame a read returns carries its provenance
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +22,7 @@ from t0lake import lineage
 from t0lake._util.days import parse_range
 from t0lake._util.frames import to_polars
 from t0lake._version import __version__
-from t0lake.errors import ConfigError
+from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
 from t0lake.lake.layout import Tier
 from t0lake.lake.manifest import Manifest, Operation
@@ -33,8 +34,16 @@ __all__ = ["Lake", "Snapshot", "SnapshotInfo", "open_lake"]
 
 
 def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
-    """Open a lake (a local path or ``s3://bucket/prefix``); exported as ``t0lake.open``."""
-    return Lake(open_storage(url, storage_options))
+    """Open a lake (a local path or ``s3://bucket/prefix``) to read it; exported as
+    ``t0lake.open``. A local path that does not exist is refused here, not later as an
+    empty lake (an export creates a lake; a read never does)."""
+    storage = open_storage(url, storage_options)
+    if storage.is_local and not os.path.isdir(storage.root):
+        raise ConfigError(
+            f"there is no lake at {storage.root}: the directory does not exist",
+            lake=url,
+        )
+    return Lake(storage)
 
 
 @dataclass(frozen=True)
@@ -80,11 +89,10 @@ class Lake:
         return names
 
     def snapshots(self, entrypoint: str) -> list[SnapshotInfo]:
-        """The history of an entrypoint, oldest first."""
+        """The history of an entrypoint, oldest first; SnapshotNotFoundError when the lake
+        has none."""
         check_name(entrypoint)
-        latest = log.head(self.storage, entrypoint)
-        if latest is None:
-            return []
+        latest = log.require_head(self.storage, entrypoint)
         out = []
         for sid in log.retained(self.storage, entrypoint, latest):
             m = latest if sid == latest.snapshot_id else log.load(self.storage, entrypoint, sid)
@@ -112,6 +120,12 @@ class Lake:
         one raises SnapshotExpiredError)."""
         check_name(entrypoint)
         manifest = log.require_head(self.storage, entrypoint)
+        if snapshot_id is not None and int(snapshot_id) < 1:
+            raise SnapshotNotFoundError(
+                f"snapshot ids start at 1; {entrypoint} has no snapshot {snapshot_id}",
+                entrypoint=entrypoint,
+                snapshot_id=int(snapshot_id),
+            )
         if snapshot_id is not None and int(snapshot_id) != manifest.snapshot_id:
             manifest = log.load_retained(self.storage, manifest, int(snapshot_id))
         return Snapshot(self.storage, manifest)

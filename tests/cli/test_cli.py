@@ -2,6 +2,8 @@ import json
 import re
 import subprocess
 import sys
+from datetime import date
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -11,6 +13,8 @@ from t0lake.cli import cli, main
 from t0lake.cli.demo import _render_backtest
 from t0lake.cli.lake import PLANNED, _planned
 from t0lake.demo import Task, task_splits
+from t0lake.lake.storage import open_storage
+from tests.lake.synth import day_table, days, export_days
 
 COMMANDS = [
     "db init",
@@ -207,3 +211,23 @@ def test_python_dash_m_runs_the_cli_and_demo_works() -> None:
     for s in splits:
         assert f"{s['test_start']}..{s['test_end']}" in text
         assert s["fingerprint"][:16] in text and f"{s['mae']:.3f}" in text
+
+
+def test_a_lake_or_snapshot_that_is_not_there_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = str(tmp_path / "lake")
+    export_days(open_storage(lake), {d: day_table(d, 3) for d in days(date(2026, 1, 1), 2)})
+    cases = {
+        ("snapshots", "ml.no_such_view", "--lake", lake): "ml.no_such_view has no snapshot",
+        ("snapshots", "syn.events_v", "--lake", str(tmp_path / "nowhere")): "no lake at",
+        ("scan", "syn.events_v", "--snapshot", "99", "--lake", lake): "snapshot 99",
+        ("scan", "syn.events_v", "--snapshot", "-1", "--lake", lake): "start at 1",
+        ("verify", "--lake", str(tmp_path / "nowhere")): "no lake at",
+    }
+    for args, message in cases.items():
+        assert main([*args, "--json"]) == 2, args
+        error = json.loads(capsys.readouterr().out)
+        assert message in error["message"], error
+        assert error["error"] in ("ConfigError", "SnapshotNotFoundError"), error
+    assert not (tmp_path / "nowhere").exists()
