@@ -61,7 +61,13 @@ class Judgement:
 
 
 def judge(plan: Plan, sql_hashes: dict[date, str], committed: dict[date, str]) -> Judgement:
-    """Split days into changed / unchanged / drifted; strict drift raises before any write."""
+    """Split days into changed / unchanged / drifted; strict drift raises before any write.
+
+    A day drifts when its rows differ from what vouched for them: its certified baseline, or,
+    for a day with no baseline (older than the certification's checked days), the version the
+    lake already holds. A day whose baseline equals its new rows was re-certified: it is a
+    change, not drift.
+    """
     entrypoint = plan.decl.entrypoint
     verdict = Judgement([], [], [], {})
     for day in sorted(sql_hashes):
@@ -72,13 +78,29 @@ def judge(plan: Plan, sql_hashes: dict[date, str], committed: dict[date, str]) -
         baseline = plan.baselines.get(day)
         if baseline is not None and baseline != actual:
             verdict.drifted.append(day)
-            verdict.notes[day] = {"baseline_hash": baseline, "exported_hash": actual}
+            verdict.notes[day] = {
+                "baseline_hash": baseline,
+                "exported_hash": actual,
+                "against": "certification",
+            }
+        elif baseline is None and day in committed:
+            verdict.drifted.append(day)
+            verdict.notes[day] = {
+                "baseline_hash": committed[day],
+                "exported_hash": actual,
+                "against": "lake",
+            }
         verdict.changed.append(day)
     if verdict.drifted and plan.decl.drift_policy == "strict":
+        first = verdict.drifted[0]
+        reach = sum(1 for d in plan.days.queries if d >= first)
         raise DriftError(
             f"{entrypoint}: {len(verdict.drifted)} day(s) differ from their certified baseline "
+            f"or from the version the lake holds "
             f"({', '.join(d.isoformat() for d in verdict.drifted[:5])}); strict policy, "
-            "nothing written",
+            f"nothing written. If the change is reviewed and wanted, re-certify so that the "
+            f"baselines cover those days: t0lake certify {entrypoint} --accept-changes "
+            f"--check-days {max(reach, 1)}, then export again",
             entrypoint=entrypoint,
             days=[d.isoformat() for d in verdict.drifted],
         )

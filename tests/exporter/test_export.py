@@ -299,3 +299,40 @@ def test_export_draws_a_progress_bar_only_on_a_terminal_without_json(
     code, piped = _cli([*base, "--lake", str(tmp_path / "c")], terminal=False)
     assert code == 0, piped
     assert _BAR not in piped
+
+
+def test_strict_drift_of_a_day_outside_the_checked_days_is_refused(
+    fresh_dsn: str, lake_dir: str
+) -> None:
+    """The lake's version of a day is a baseline too: 2026-03-01 is older than the two
+    checked days, so only the lake vouches for it."""
+    make_store(fresh_dsn, certify=False)
+    t0lake.certify(fresh_dsn, EP, check_days=2)
+    t0lake.export(fresh_dsn, EP, lake_dir)
+    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
+    before = tree_digest(lake_dir)
+    with pytest.raises(t0lake.DriftError) as info:
+        t0lake.export(fresh_dsn, EP, lake_dir)
+    assert info.value.context["days"] == ["2026-03-01"]
+    assert "t0lake certify lk.features_v --accept-changes --check-days 5" in info.value.message
+    assert tree_digest(lake_dir) == before
+    # the command the message names accepts the change
+    t0lake.certify(fresh_dsn, EP, check_days=5, accept_changes=True)
+    result = t0lake.export(fresh_dsn, EP, lake_dir)
+    assert result.days_written == [date(2026, 3, 1)] and result.days_drifted == []
+
+
+def test_tolerant_drift_outside_the_checked_days_is_recorded_against_the_lake(
+    fresh_dsn: str, lake_dir: str
+) -> None:
+    make_store(fresh_dsn, policy="tolerant", certify=False)
+    t0lake.certify(fresh_dsn, EP, check_days=2)
+    first = t0lake.export(fresh_dsn, EP, lake_dir)
+    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
+    result = t0lake.export(fresh_dsn, EP, lake_dir)
+    assert result.days_drifted == [date(2026, 3, 1)]
+    file, entry = t0lake.open(lake_dir).snapshot(EP).manifest.days()[date(2026, 3, 1)]
+    assert file.version == 2 and file.drift is not None
+    assert file.drift["against"] == "lake" and file.drift["exported_hash"] == entry.dataset_hash
+    old = t0lake.open(lake_dir).snapshot(EP, first.snapshot_id).manifest.days()
+    assert file.drift["baseline_hash"] == old[date(2026, 3, 1)][1].dataset_hash
