@@ -4,11 +4,18 @@ Callers pass pyarrow, Polars or pandas frames; each module converts once at its 
 here, so the accepted types and the error for anything else are the same everywhere.
 polars and pandas are imported only when a frame needs them (pandas is no dependency of
 t0lake: a pandas frame can only exist if the caller imported it).
+
+A Polars frame has no field metadata, so the Arrow types of a frame t0lake hands out (e.g.
+``numeric`` and ``jsonb`` text, tagged ``t0lake.type``) would be lost on the way back to
+Arrow, and with them its content hash. :func:`remember_schema` keeps the exact Arrow schema
+beside such a frame, and :func:`to_arrow` restores it while the frame is unchanged.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -18,7 +25,41 @@ from t0lake.errors import ConfigError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["to_arrow", "to_polars"]
+__all__ = ["remember_schema", "to_arrow", "to_polars"]
+
+_SCHEMAS: dict[int, tuple[weakref.ref[Any], tuple[Any, ...], pa.Schema]] = {}
+_LOCK = threading.Lock()
+
+
+def _signature(df: pl.DataFrame) -> tuple[Any, ...]:
+    return df.height, tuple((name, str(dtype)) for name, dtype in df.schema.items())
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    with _LOCK:
+        if key in _SCHEMAS and _SCHEMAS[key][0] is ref:
+            del _SCHEMAS[key]
+
+
+def remember_schema(df: pl.DataFrame, schema: pa.Schema) -> pl.DataFrame:
+    """Keep the exact Arrow schema of ``df`` (a frame t0lake is about to hand out), for
+    :func:`to_arrow` to restore while the frame is unchanged; returns ``df``."""
+    ref = weakref.ref(df)
+    with _LOCK:
+        _SCHEMAS[id(df)] = (ref, _signature(df), schema)
+    weakref.finalize(df, _forget, id(df), ref)
+    return df
+
+
+def _restored(df: pl.DataFrame, table: pa.Table) -> pa.Table:
+    with _LOCK:
+        entry = _SCHEMAS.get(id(df))
+    if entry is None or entry[0]() is not df or entry[1] != _signature(df):
+        return table
+    schema = entry[2]
+    if not set(table.column_names) <= set(schema.names):
+        return table
+    return table.cast(pa.schema([schema.field(name) for name in table.column_names]))
 
 
 def to_arrow(data: Any) -> pa.Table:
@@ -32,7 +73,7 @@ def to_arrow(data: Any) -> pa.Table:
     if isinstance(data, pl.LazyFrame):
         data = data.collect()
     if isinstance(data, pl.DataFrame):
-        return data.to_arrow()
+        return _restored(data, data.to_arrow())
     raise ConfigError(
         f"cannot hash a {type(data).__name__}: pass a pyarrow Table or a polars DataFrame/LazyFrame"
     )

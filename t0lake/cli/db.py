@@ -227,6 +227,13 @@ def hash_command(
 
         from t0lake import hashing
 
+        if str(path).lower().endswith(".csv"):
+            raise ConfigError(
+                "a CSV file keeps no column types (numeric, jsonb, timestamps, lists), so it "
+                "cannot be hashed to the certified value; write the extract as Parquet "
+                "(t0lake scan ... --out FILE.parquet) and hash that",
+                path=str(path),
+            )
         table = pq.read_table(path)
         digest = hashing.dataset_hash(table, keys)
         per_column = (

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from t0lake._util.frames import to_arrow
 from t0lake._version import __version__
 from t0lake.cli.options import (
     common,
@@ -229,8 +230,16 @@ def scan_command(
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         if suffix == ".csv":
             _csv_ready(frame).write_csv(tmp)
+            result["note"] = (
+                "CSV keeps no column types, so this extract cannot be hashed back to the "
+                "certified value; a .parquet extract can (t0lake hash --file)"
+            )
         else:
-            frame.write_parquet(tmp)
+            import pyarrow.parquet as pq
+
+            # the manifest's exact Arrow types (numeric and jsonb keep their t0lake.type tag),
+            # so `t0lake hash --file` gives the certified hash back
+            pq.write_table(to_arrow(frame), tmp)
         tmp.replace(target)
         result["out"] = str(target)
     else:
@@ -238,6 +247,8 @@ def scan_command(
 
     def render(console: Console, r: dict[str, Any]) -> None:
         where = f" to {r['out']}" if "out" in r else ""
+        if "note" in r:
+            console.print(f"note: {r['note']}")
         console.print(
             f"{r['entrypoint']} snapshot {r['snapshot_id']}: {r['rows']:,} verified rows{where}"
         )

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from t0lake import lineage
 from t0lake._util.days import parse_range
-from t0lake._util.frames import to_polars
+from t0lake._util.frames import remember_schema, to_polars
 from t0lake._version import __version__
 from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
@@ -227,6 +227,7 @@ class Snapshot:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
         frame = self.scan(start, end, columns, filters, verify=verify).collect()
+        remember_schema(frame, self.schema)  # so it hashes to the certified value
         return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
 
     def to_arrow(

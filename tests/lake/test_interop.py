@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -92,3 +93,29 @@ def test_cli_export_needs_certification_and_says_so(
     t0lake.certify(fresh_dsn, EP)
     assert main(["export", EP, "--dsn", fresh_dsn, "--lake", lake_dir, "--max-age", "7d"]) == 0
     assert "committed snapshot 1" in capsys.readouterr().out
+
+
+def test_what_t0lake_hands_out_hashes_to_the_certified_value(
+    lake: str, store_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """numeric and jsonb columns keep their t0lake.type tag in frames and Parquet extracts."""
+    day = "2026-03-02"
+    snap = t0lake.open(lake).snapshot(EP)
+    certified = snap.manifest.days()[date.fromisoformat(day)][1].dataset_hash
+    assert t0lake.dataset_hash(snap.read(day, day), KEY) == certified  # a Polars frame
+    assert t0lake.dataset_hash(snap.to_arrow(day, day), KEY) == certified
+    whole = snap.read()
+    query = "SELECT * FROM lk.features_v"
+    assert main(["hash", "--query", query, "--key", "grp,id", "--dsn", store_dsn]) == 0
+    sql = capsys.readouterr().out.strip()
+    assert t0lake.dataset_hash(whole, KEY) == sql
+    out = tmp_path / "extract.parquet"
+    assert main(["scan", EP, "--lake", lake, "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["hash", "--file", str(out), "--key", "grp,id", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dataset_hash"] == sql
+    csv = tmp_path / "extract.csv"
+    assert main(["scan", EP, "--lake", lake, "--out", str(csv), "--json"]) == 0
+    assert "cannot be hashed" in json.loads(capsys.readouterr().out)["note"]
+    assert main(["hash", "--file", str(csv), "--key", "grp,id", "--json"]) == 2
+    assert "keeps no column types" in json.loads(capsys.readouterr().out)["message"]
