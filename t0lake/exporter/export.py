@@ -193,7 +193,7 @@ def export(
     new_head = commit.commit(storage, entrypoint, operation)
     final = new_head or log.head(storage, entrypoint)
     if final is not None:
-        register(dsn, lake_url, final, cert.cert_id)
+        register(dsn, storage.canonical_url, final, cert.cert_id)
     return ExportResult(
         entrypoint=entrypoint,
         lake_url=lake_url,

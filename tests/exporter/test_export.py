@@ -336,3 +336,17 @@ def test_tolerant_drift_outside_the_checked_days_is_recorded_against_the_lake(
     assert file.drift["against"] == "lake" and file.drift["exported_hash"] == entry.dataset_hash
     old = t0lake.open(lake_dir).snapshot(EP, first.snapshot_id).manifest.days()
     assert file.drift["baseline_hash"] == old[date(2026, 3, 1)][1].dataset_hash
+
+
+def test_the_registry_holds_one_canonical_url_and_a_typo_writes_nothing(
+    store_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(t0lake.ConfigError, match="two slashes"):
+        t0lake.export(store_dsn, EP, "s3:/bucket/lake")
+    assert list(tmp_path.iterdir()) == []
+    t0lake.export(store_dsn, EP, "rel/lake/", end="2026-03-02")
+    t0lake.export(store_dsn, EP, str(tmp_path / "rel" / "lake"))
+    with pg.connect(store_dsn) as conn:
+        urls = conn.execute("SELECT DISTINCT lake_url FROM audit.t0_export_registry").fetchall()
+    assert urls == [(str(tmp_path / "rel" / "lake"),)]

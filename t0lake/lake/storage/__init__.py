@@ -9,6 +9,7 @@ paths   names and relative paths, validated
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import fsspec
@@ -31,14 +32,28 @@ __all__ = [
 ]
 
 
+_ALMOST_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/*(?!/)")
+
+
 def open_storage(url: str, storage_options: dict[str, Any] | None = None) -> LakeStorage:
-    """The storage of a lake URL (a local path or ``s3://bucket/prefix``)."""
+    """The storage of a lake URL (a local path or ``s3://bucket/prefix``).
+
+    A URL with a scheme must be ``scheme://…``: ``s3:/bucket`` (one slash) would otherwise
+    be a local directory named ``s3:``, and a typo would write to the wrong place.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("the lake URL is empty: pass --lake or set T0LAKE_LAKE")
+    scheme = _ALMOST_URL.match(url)
+    if scheme and not url.startswith(f"{scheme.group(1)}://"):
+        raise ConfigError(
+            f"malformed lake URL {url!r}: write {scheme.group(1)}://… (two slashes), or a "
+            "local path without a colon",
+            lake=url,
+        )
     options = dict(storage_options or {})
     try:
         fs, root = fsspec.core.url_to_fs(url, **options)
-    except (ValueError, ImportError, TypeError) as exc:
+    except Exception as exc:  # fsspec and its backends raise anything for a bad URL
         raise ConfigError(f"cannot open lake {url!r}: {exc}", lake=url) from exc
     if isinstance(fs, LocalFileSystem):
         return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)

@@ -10,6 +10,7 @@ trusted.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
@@ -76,6 +77,14 @@ class LakeStorage:
     def uri(self, relative: str) -> str:
         """The path as other engines (DuckDB, Polars) address it."""
         return f"{self.protocol}://{self.full(relative)}"
+
+    @property
+    def canonical_url(self) -> str:
+        """One spelling per lake, for registries: an absolute local path (no ``dir/`` or
+        ``//dir`` variants), or ``protocol://bucket/prefix``."""
+        if self.is_local:
+            return "/" + os.path.normpath(self.root).lstrip("/")
+        return f"{self.protocol}://{self.root.strip('/')}"
 
     @property
     def protocol(self) -> str:
