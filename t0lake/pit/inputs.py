@@ -16,8 +16,9 @@ import polars as pl
 import pyarrow as pa
 
 from t0lake._util.frames import to_polars
+from t0lake.errors import ConfigError
 from t0lake.lake.snapshot import Snapshot
-from t0lake.pit.spec import JoinSpec, check_t0, require_columns
+from t0lake.pit.spec import JoinSpec, check_t0, check_time_type, require_columns
 
 __all__ = ["PitInputs", "load_inputs", "snapshot_days"]
 
@@ -52,7 +53,13 @@ def snapshot_days(
     if ts != snapshot.manifest.event_time_col or t0_values.len() == 0:
         return None, None
     lo, hi = t0_values.min(), t0_values.max()
-    assert isinstance(lo, date) and isinstance(hi, date)
+    if not isinstance(lo, date) or not isinstance(hi, date):
+        raise ConfigError(
+            f"events column {t0_values.name!r} is {t0_values.dtype}; point-in-time columns "
+            "must be Date or Datetime",
+            column=t0_values.name,
+            dtype=str(t0_values.dtype),
+        )
     margin = timedelta(0)
     field = snapshot.schema.field(ts)
     if pa.types.is_timestamp(field.type) and field.type.tz is not None:
@@ -75,6 +82,7 @@ def load_inputs(events: Any, features: Any, spec: JoinSpec) -> PitInputs:
     require_columns(ev.columns, [*spec.by, spec.t0], "events")
     check_t0(ev, spec.t0)
     if isinstance(features, Snapshot):
+        check_time_type(spec.t0, ev.schema[spec.t0], "events")  # before it prunes days by it
         names = [f.name for f in features.schema]
         require_columns(names, [*spec.by, spec.ts, spec.created, spec.known_at], "features")
         start, end = snapshot_days(features, spec.ts, ev.get_column(spec.t0), spec.max_age)

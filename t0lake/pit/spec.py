@@ -19,7 +19,7 @@ from t0lake import lineage
 from t0lake._util.durations import parse_positive_duration
 from t0lake.errors import ConfigError
 
-__all__ = ["JoinSpec", "check_frames", "check_t0", "key_kind", "require_columns"]
+__all__ = ["JoinSpec", "check_frames", "check_t0", "check_time_type", "key_kind", "require_columns"]
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,11 @@ def check_frames(ev: pl.DataFrame, ft: pl.DataFrame, spec: JoinSpec) -> list[str
     require_columns(ft.columns, [*by, ts, created, known_at], "features")
     for k in by:
         _same_key_type(k, ev.schema[k], ft.schema[k])
-    _time_type(t0, ev.schema[t0], "events")
-    _time_type(ts, ft.schema[ts], "features")
+    check_time_type(t0, ev.schema[t0], "events")
+    check_time_type(ts, ft.schema[ts], "features")
     _same_zone(t0, ev.schema[t0], ts, ft.schema[ts], "ts")
     if known_at is not None:
-        _time_type(known_at, ft.schema[known_at], "features")
+        check_time_type(known_at, ft.schema[known_at], "features")
         _same_zone(t0, ev.schema[t0], known_at, ft.schema[known_at], "known_at")
     if created is not None:
         dtype = ft.schema[created]
@@ -169,7 +169,8 @@ def _same_key_type(name: str, left: pl.DataType, right: pl.DataType) -> None:
     )
 
 
-def _time_type(name: str, dtype: pl.DataType, side: str) -> None:
+def check_time_type(name: str, dtype: pl.DataType, side: str) -> None:
+    """ConfigError unless ``name`` is a Date or Datetime column (on ``side``)."""
     if not isinstance(dtype, pl.Datetime) and dtype != pl.Date:
         raise ConfigError(
             f"{side} column {name!r} is {dtype}; point-in-time columns must be Date or Datetime",

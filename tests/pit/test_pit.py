@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -400,3 +404,31 @@ def test_snapshot_missing_column_is_refused_before_reading(lake: str) -> None:
     with pytest.raises(ConfigError) as info:
         t0lake.pit_join(WINDOW_EVENTS, snap, "grp", "t0", "ts", known_at="certified_at")
     assert info.value.context["column"] == "certified_at"
+
+
+def test_a_text_t0_against_a_snapshot_is_a_config_error_even_under_python_O(lake: str) -> None:
+    events = WINDOW_EVENTS.with_columns(pl.col("t0").cast(pl.String))
+    snap = t0lake.open(lake).snapshot(EP)
+    with pytest.raises(ConfigError, match="must be Date or Datetime") as info:
+        t0lake.pit_join(events, snap, "grp", "t0", "ts", max_age="1d")
+    assert info.value.context == {"column": "t0", "dtype": "String"}
+    # and no assert statement guards it: the same refusal with assertions stripped
+    script = (
+        "import polars as pl, t0lake\n"
+        f"snap = t0lake.open({lake!r}).snapshot({EP!r})\n"
+        "events = pl.DataFrame({'grp': ['alpha'], 't0': ['2026-03-04'], 'label': [1]})\n"
+        "try:\n"
+        "    t0lake.pit_join(events, snap, 'grp', 't0', 'ts')\n"
+        "except t0lake.ConfigError as exc:\n"
+        "    print('refused:', exc.context['column'])\n"
+    )
+    done = subprocess.run([sys.executable, "-O", "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "refused: t0", done.stderr
+
+
+def test_no_assert_statement_guards_user_input_in_pit() -> None:
+    from t0lake.pit import inputs, spec
+
+    for module in (inputs, spec):
+        tree = ast.parse(inspect.getsource(module))
+        assert not [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)], module
