@@ -22,6 +22,7 @@ from t0lake.cli.db import certify_command, db, hash_command, status
 from t0lake.cli.demo import demo
 from t0lake.cli.lake import (
     PLANNED_COMMANDS,
+    entrypoints_command,
     export_command,
     scan_command,
     snapshots_command,
@@ -58,7 +59,13 @@ def cli(ctx: click.Context, as_json: bool, debug: bool) -> None:
 
 for command in (db, status, certify_command, hash_command, demo):
     cli.add_command(command)
-for command in (export_command, snapshots_command, verify_command, scan_command):
+for command in (
+    export_command,
+    entrypoints_command,
+    snapshots_command,
+    verify_command,
+    scan_command,
+):
     cli.add_command(command)
 for command in (
     compact_command,

@@ -104,7 +104,7 @@ class Lake:
                     operation=m.operation,
                     cert_id=m.certification.get("cert_id"),
                     days=len(m.days()),
-                    rows=sum(f.rows for f in m.files),
+                    rows=sum(entry.rows for _, entry in m.days().values()),  # live rows
                     files=len(m.files),
                     manifest_sha256=m.sha256,
                     tiers={

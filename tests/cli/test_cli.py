@@ -23,6 +23,7 @@ COMMANDS = [
     "demo",
     "certify",
     "export",
+    "entrypoints",
     "snapshots",
     "verify",
     "scan",
@@ -231,3 +232,21 @@ def test_a_lake_or_snapshot_that_is_not_there_is_bad_input(
         assert message in error["message"], error
         assert error["error"] in ("ConfigError", "SnapshotNotFoundError"), error
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_entrypoints_lists_what_a_lake_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = str(tmp_path / "lake")
+    export_days(open_storage(lake), {d: day_table(d, 3) for d in days(date(2026, 1, 1), 4)})
+    export_days(open_storage(lake), {date(2026, 2, 1): day_table(date(2026, 2, 1), 2)}, "syn.b_v")
+    assert main(["entrypoints", "--lake", lake, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["entrypoints"]
+    assert [(e["entrypoint"], e["days"], e["rows"]) for e in listed] == [
+        ("syn.b_v", 1, 2),
+        ("syn.events_v", 4, 12),
+    ]
+    assert listed[1]["first_day"] == "2026-01-01" and listed[1]["tiers"] == {"hot": 4}
+    assert main(["entrypoints", "--lake", lake]) == 0
+    assert "syn.events_v" in capsys.readouterr().out
+    assert main(["entrypoints", "--lake", str(tmp_path / "nowhere")]) == 2
