@@ -263,15 +263,23 @@ def scan_command(
     suffix = Path(out_path).suffix.lower() if out_path else None
     if suffix not in (None, ".parquet", ".csv"):
         raise ConfigError(f"--out must end in .parquet or .csv, got {out_path!r}")
-    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    names = None
+    if columns is not None:
+        names = [c.strip() for c in columns.split(",") if c.strip()]
+        if not names:
+            raise ConfigError("--columns names no column; leave it out to read them all")
     snap = open_lake(require_lake(lake), storage_options).snapshot(entrypoint, snapshot_id)
     frame = snap.read(start, end, names)
+    held = snap.days()
     result: dict[str, Any] = {
         "entrypoint": entrypoint,
         "snapshot_id": snap.snapshot_id,
         "rows": frame.height,
         "columns": frame.columns,
         "verified": True,
+        # what the snapshot holds, so an empty range says where the data is
+        "first_day": held[0].isoformat() if held else None,
+        "last_day": held[-1].isoformat() if held else None,
     }
     if out_path is not None:
         target = Path(out_path)
@@ -300,7 +308,14 @@ def scan_command(
         console.print(
             f"{r['entrypoint']} snapshot {r['snapshot_id']}: {r['rows']:,} verified rows{where}"
         )
-        if "head" in r:
+        if r["rows"] == 0:
+            holds = (
+                f"days {r['first_day']}..{r['last_day']}" if r["first_day"] else "no days at all"
+            )
+            console.print(f"no rows in that range; the snapshot holds {holds}")
+        elif "head" in r:
+            shown = min(20, r["rows"])
+            console.print(f"preview: the first {shown} of {r['rows']:,} rows (--out FILE for all)")
             console.print(frame.head(20))
 
     out.emit(result, render)

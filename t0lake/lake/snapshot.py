@@ -39,10 +39,12 @@ def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
     empty lake (an export creates a lake; a read never does)."""
     storage = open_storage(url, storage_options)
     if storage.is_local and not os.path.isdir(storage.root):
-        raise ConfigError(
-            f"there is no lake at {storage.root}: the directory does not exist",
-            lake=url,
+        what = (
+            "is a file, not a lake directory"
+            if os.path.exists(storage.root)
+            else ("does not exist")
         )
+        raise ConfigError(f"there is no lake at {storage.root}: it {what}", lake=url)
     return Lake(storage)
 
 

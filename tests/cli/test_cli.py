@@ -250,3 +250,23 @@ def test_entrypoints_lists_what_a_lake_holds(
     assert main(["entrypoints", "--lake", lake]) == 0
     assert "syn.events_v" in capsys.readouterr().out
     assert main(["entrypoints", "--lake", str(tmp_path / "nowhere")]) == 2
+
+
+def test_scan_says_what_it_shows_and_where_the_data_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = str(tmp_path / "lake")
+    export_days(open_storage(lake), {d: day_table(d, 30) for d in days(date(2026, 1, 1), 2)})
+    scan = ["scan", "syn.events_v", "--lake", lake]
+    assert main(scan) == 0
+    assert "preview: the first 20 of 60 rows" in capsys.readouterr().out
+    assert main([*scan, "--start", "2027-01-01"]) == 0
+    assert "the snapshot holds days 2026-01-01..2026-01-02" in capsys.readouterr().out
+    assert main([*scan, "--start", "2027-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["last_day"] == "2026-01-02"
+    assert main([*scan, "--columns", " , ", "--json"]) == 2
+    assert "names no column" in json.loads(capsys.readouterr().out)["message"]
+    not_a_dir = tmp_path / "rows.csv"
+    not_a_dir.write_text("a,b\n")
+    assert main(["verify", "--lake", str(not_a_dir), "--json"]) == 2
+    assert "is a file, not a lake directory" in json.loads(capsys.readouterr().out)["message"]
