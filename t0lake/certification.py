@@ -116,12 +116,25 @@ def _result(row: dict[str, Any]) -> CertResult:
     )
 
 
+# what to run after a failed gate, once the failure is understood
+_NEXT_STEP = {
+    "A": "if the view change is reviewed and wanted: t0lake certify {ep} --accept-changes",
+    "B": "fix the view so that no feature can see data at or after its event time",
+    "C": (
+        "if the changed rows are reviewed and wanted: t0lake certify {ep} --accept-changes "
+        "(or --allow-drift --update-drifted to record them as drift)"
+    ),
+}
+
+
 def _raise_failed(result: CertResult) -> None:
     if result.certified:
         return
     kind = _ERROR_BY_GATE.get(result.failed_gate or "", NotCertifiedError)
+    step = _NEXT_STEP.get(result.failed_gate or "", "").format(ep=result.entrypoint)
     raise kind(
-        f"{result.entrypoint} failed certification #{result.cert_id}: {result.message}",
+        f"{result.entrypoint} failed certification #{result.cert_id}: {result.message}"
+        + (f"; {step}" if step else ""),
         entrypoint=result.entrypoint,
         cert_id=result.cert_id,
         gate=result.failed_gate,

@@ -29,6 +29,7 @@ __all__ = [
     "SQL_STATE_DRIFT",
     "SQL_STATE_NOT_CERTIFIED",
     "SQL_STATE_T0_VIOLATION",
+    "next_step",
     "sql_errors",
     "typed_error",
 ]
@@ -63,7 +64,27 @@ def typed_error(exc: psycopg.Error) -> T0LakeError | None:
         except ValueError:
             context = {"detail": exc.diag.message_detail}
     context.pop("message", None)
-    return kind(message, **context)
+    step = next_step(str(context.get("condition", "")), str(context.get("entrypoint", "")))
+    return kind(f"{message}; {step}" if step else message, **context)
+
+
+def next_step(condition: str, entrypoint: str) -> str:
+    """What to run about a refused certification: the guard says what failed, this says
+    what to do about it."""
+    if not entrypoint:
+        return ""
+    steps = {
+        "never certified": f"run: t0lake certify {entrypoint}",
+        "expired": f"run: t0lake certify {entrypoint} (or raise --max-age)",
+        "last certification failed": (
+            f"fix what the gate names, then run: t0lake certify {entrypoint} (a reviewed "
+            "change of rows or views: add --accept-changes)"
+        ),
+        "viewdef changed": (
+            f"review the change, then run: t0lake certify {entrypoint} --accept-changes"
+        ),
+    }
+    return steps.get(condition, "")
 
 
 @contextmanager

@@ -120,14 +120,22 @@ def test_day_hashes_equal_sql_and_the_certified_baselines(store_dsn: str, lake_d
 
 def test_uncertified_or_expired_entrypoint_writes_nothing(fresh_dsn: str, lake_dir: str) -> None:
     make_store(fresh_dsn, certify=False)
-    with pytest.raises(t0lake.NotCertifiedError):
+    with pytest.raises(t0lake.NotCertifiedError, match=r"run: t0lake certify lk\.features_v$"):
         t0lake.export(fresh_dsn, EP, lake_dir)
     assert not Path(lake_dir).exists()
     t0lake.certify(fresh_dsn, EP)
     time.sleep(1.2)
-    with pytest.raises(t0lake.NotCertifiedError, match=r"expired|older|age"):
+    with pytest.raises(t0lake.NotCertifiedError, match=r"expired|older|age") as info:
         t0lake.export(fresh_dsn, EP, lake_dir, max_age="1s")
+    assert "run: t0lake certify lk.features_v (or raise --max-age)" in info.value.message
     assert not Path(lake_dir).exists()
+    # a certification that fails says what accepts a reviewed change
+    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 170")  # a checked day
+    with pytest.raises(t0lake.DriftError) as drift:
+        t0lake.certify(fresh_dsn, EP)
+    assert "t0lake certify lk.features_v --accept-changes" in drift.value.message
+    with pytest.raises(t0lake.DriftError, match="last certification"):
+        t0lake.export(fresh_dsn, EP, lake_dir)
 
 
 def test_strict_drift_refuses_before_writing(store_dsn: str, lake_dir: str) -> None:
