@@ -172,7 +172,7 @@ def _whole_days(value: timedelta | str | int, parameter: str) -> int:
         raise ConfigError(
             f"{parameter} must be whole days (splits are calendar days), got {value!r}",
             parameter=parameter,
-            value=repr(value),
+            value=str(value),
         )
     return duration // _DAY
 
@@ -183,7 +183,7 @@ def _ceil_days(value: timedelta | str | int, parameter: str) -> int:
         raise ConfigError(
             f"{parameter} must not be negative, got {value!r}",
             parameter=parameter,
-            value=repr(value),
+            value=str(value),
         )
     return -(-duration // _DAY)  # integer ceiling: rounding only ever widens the gap
 

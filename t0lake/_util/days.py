@@ -26,7 +26,7 @@ def parse_day(value: date | str | None, parameter: str) -> date | None:
     raise ConfigError(
         f"{parameter} must be a date like 2026-11-20, got {value!r}",
         parameter=parameter,
-        value=repr(value),
+        value=str(value),  # the text given, not its Python repr (JSON output shows it as is)
     )
 
 

@@ -53,7 +53,7 @@ def parse_duration(
         f"{parameter} must be a duration like 90s, 15m, 24h, 7d or 2w (or a timedelta"
         f"{number}), got {value!r}",
         parameter=parameter,
-        value=repr(value),
+        value=str(value),
     )
 
 
@@ -65,6 +65,6 @@ def parse_positive_duration(
     duration = parse_duration(value, parameter, bare=bare)
     if duration <= timedelta(0):
         raise ConfigError(
-            f"{parameter} must be positive, got {value!r}", parameter=parameter, value=repr(value)
+            f"{parameter} must be positive, got {value!r}", parameter=parameter, value=str(value)
         )
     return duration

@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     debug = "--debug" in args or os.environ.get("T0LAKE_DEBUG") == "1"
+    if as_json and "--version" in args:  # click's --version prints text
+        click.echo(json.dumps({"version": __version__}))
+        return 0
     try:
         result = cli.main(args=args, prog_name="t0lake", standalone_mode=False, obj={})
         return result if isinstance(result, int) else 0

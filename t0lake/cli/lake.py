@@ -224,7 +224,7 @@ def verify_command(
         for v in r["verified"]:
             console.print(
                 f"{v['entrypoint']} snapshot {v['snapshot_id']}: OK, {v['files']} files, "
-                f"{v['days']} days, {v['columns']} day-columns, {v['rows']:,} rows"
+                f"{v['days']} days, {v['columns']:,} day-columns, {v['rows']:,} rows"
             )
 
     out.emit({"lake": opened.url, "verified": checked}, render)

@@ -67,7 +67,7 @@ class LatestCache:
             raise ConfigError(
                 f"max_entries must be >= 1, got {max_entries}",
                 parameter="max_entries",
-                value=repr(max_entries),
+                value=str(max_entries),
             )
         self._dsn = dsn
         self._max = max_entries

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+import t0lake
 from t0lake import pg
 from t0lake.cli import cli, main
 from t0lake.cli.demo import _render_backtest
@@ -270,3 +271,13 @@ def test_scan_says_what_it_shows_and_where_the_data_is(
     not_a_dir.write_text("a,b\n")
     assert main(["verify", "--lake", str(not_a_dir), "--json"]) == 2
     assert "is a file, not a lake directory" in json.loads(capsys.readouterr().out)["message"]
+
+
+def test_small_things_a_newcomer_meets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"version": t0lake.__version__}
+    assert main(["--json", "compact", "--as-of", "2026-02-30", "--lake", "/nonexistent"]) == 2
+    error = json.loads(capsys.readouterr().out)
+    assert error["value"] == "2026-02-30" and error["parameter"] == "as_of"  # no quotes inside
+    assert main(["hash", "--key", "id", "--query", "SELECT 1", "--file", __file__]) == 2
+    assert "exactly one of --query or --file" in capsys.readouterr().err
