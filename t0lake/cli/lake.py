@@ -5,6 +5,7 @@ The life-cycle commands (``compact``, ``expire``, ``vacuum``, ...) are in
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -282,10 +283,9 @@ def scan_command(
         "last_day": held[-1].isoformat() if held else None,
     }
     if out_path is not None:
-        target = Path(out_path)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        buffer = io.BytesIO()
         if suffix == ".csv":
-            _csv_ready(frame).write_csv(tmp)
+            _csv_ready(frame).write_csv(buffer)
             result["note"] = (
                 "CSV keeps no column types, so this extract cannot be hashed back to the "
                 "certified value; a .parquet extract can (t0lake hash --file)"
@@ -295,9 +295,8 @@ def scan_command(
 
             # the manifest's exact Arrow types (numeric and jsonb keep their t0lake.type tag),
             # so `t0lake hash --file` gives the certified hash back
-            pq.write_table(to_arrow(frame), tmp)
-        tmp.replace(target)
-        result["out"] = str(target)
+            pq.write_table(to_arrow(frame), buffer)
+        result["out"] = _write_extract(out_path, buffer.getvalue(), storage_options)
     else:
         result["head"] = frame.head(20).to_dicts()
 
@@ -324,6 +323,28 @@ def scan_command(
 def tiers_text(tiers: dict[str, int]) -> str:
     """Files per tier as a person reads them: ``hot 3 · warm 2`` (``-`` for none)."""
     return " · ".join(f"{tier} {count}" for tier, count in tiers.items() if count) or "-"
+
+
+def _write_extract(out_path: str, data: bytes, storage_options: dict[str, str]) -> str:
+    """Write an extract: a local file atomically (a temporary name, then a rename), or any
+    fsspec URL (``s3://…``, with the lake's storage options) in one PUT."""
+    if "://" in out_path:
+        import fsspec
+
+        try:
+            with fsspec.open(out_path, "wb", **storage_options) as fh:
+                fh.write(data)
+        except Exception as exc:  # fsspec backends raise what they like for a bad target
+            raise ConfigError(
+                f"cannot write the extract to {out_path}: {type(exc).__name__}: {exc}",
+                path=out_path,
+            ) from exc
+        return out_path
+    target = Path(out_path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return str(target)
 
 
 def _csv_ready(frame: Any) -> Any:

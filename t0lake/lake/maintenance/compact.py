@@ -197,7 +197,7 @@ def _prove_written(reader: Reader, storage: LakeStorage, out: FileEntry, payload
 def _unit_task(args: tuple[str, dict[str, Any], Manifest, Unit, WriterOptions]) -> CompactOutput:
     """``compact_unit`` as plain picklable data, for a thread pool or a Dask worker."""
     url, storage_options, head, unit, options = args
-    return compact_unit(open_storage(url, storage_options), head, unit, options)
+    return compact_unit(open_storage(url, storage_options, check=False), head, unit, options)
 
 
 def compact_entrypoint(

@@ -35,11 +35,16 @@ __all__ = [
 _ALMOST_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/*(?!/)")
 
 
-def open_storage(url: str, storage_options: dict[str, Any] | None = None) -> LakeStorage:
+def open_storage(
+    url: str, storage_options: dict[str, Any] | None = None, *, check: bool = True
+) -> LakeStorage:
     """The storage of a lake URL (a local path or ``s3://bucket/prefix``).
 
     A URL with a scheme must be ``scheme://…``: ``s3:/bucket`` (one slash) would otherwise
-    be a local directory named ``s3:``, and a typo would write to the wrong place.
+    be a local directory named ``s3:``, and a typo would write to the wrong place. With
+    ``check`` an S3 bucket is listed once, so that missing credentials, a bucket that does
+    not exist, an unknown option or an endpoint that cannot be reached is a ConfigError
+    here (workers of a job already checked pass ``check=False``).
     """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("the lake URL is empty: pass --lake or set T0LAKE_LAKE")
@@ -58,5 +63,9 @@ def open_storage(url: str, storage_options: dict[str, Any] | None = None) -> Lak
     if isinstance(fs, LocalFileSystem):
         return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    kind = S3Storage if {"s3", "s3a"} & set(protocols) else LakeStorage
-    return kind(url=url, fs=fs, root=str(root), storage_options=options)
+    if {"s3", "s3a"} & set(protocols):
+        storage = S3Storage(url=url, fs=fs, root=str(root), storage_options=options)
+        if check:
+            storage.check()
+        return storage
+    return LakeStorage(url=url, fs=fs, root=str(root), storage_options=options)

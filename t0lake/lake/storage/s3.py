@@ -7,7 +7,7 @@ unknown outcome, for the commit protocol to settle by reading back.
 
 from __future__ import annotations
 
-from t0lake.errors import CommitConflictError, CommitStateUnknownError
+from t0lake.errors import CommitConflictError, CommitStateUnknownError, ConfigError
 from t0lake.lake.storage.base import LakeStorage
 
 __all__ = ["S3Storage"]
@@ -32,6 +32,56 @@ class S3Storage(LakeStorage):
                 f"writing {relative} failed without saying whether it happened: {exc}",
                 path=relative,
             ) from exc
+
+    def check(self) -> None:
+        """List the bucket once, so that a misconfiguration is a ConfigError saying what to
+        set now, not an InternalError in the middle of an export or a commit."""
+        bucket = self.root.split("/", 1)[0]
+        try:
+            self.fs.ls(bucket, refresh=True)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"S3 bucket {bucket!r} does not exist (or these credentials cannot see it): "
+                "create it, or fix the lake URL",
+                lake=self.url,
+                bucket=bucket,
+            ) from None
+        except PermissionError as exc:
+            raise ConfigError(
+                f"S3 refuses to list bucket {bucket!r} ({_first_line(exc)}): check the "
+                "credentials (AWS_* variables or --storage-option key=… secret=…)",
+                lake=self.url,
+                bucket=bucket,
+            ) from None
+        except TypeError as exc:  # s3fs passes unknown options on to the client session
+            raise ConfigError(
+                f"an S3 storage option is not one s3fs knows ({_first_line(exc)}); it takes "
+                "key, secret, token, endpoint_url, anon, client_kwargs, …",
+                lake=self.url,
+            ) from None
+        except Exception as exc:  # botocore's own errors are not OSErrors
+            kind = type(exc).__name__
+            if kind in ("NoCredentialsError", "PartialCredentialsError"):
+                raise ConfigError(
+                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+                    "--storage-option key=… secret=…), or anon=true for a public bucket",
+                    lake=self.url,
+                    bucket=bucket,
+                ) from None
+            if kind in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionError"):
+                endpoint = self.storage_options.get("endpoint_url", "the default AWS endpoint")
+                raise ConfigError(
+                    f"cannot reach S3 at {endpoint}: check endpoint_url (or AWS_ENDPOINT_URL) "
+                    "and the network",
+                    lake=self.url,
+                    bucket=bucket,
+                ) from None
+            raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _is_precondition_failed(exc: BaseException) -> bool:

@@ -39,5 +39,55 @@ def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     assert open_storage("dir/lake/").canonical_url == str(tmp_path / "dir" / "lake")
 
 
-def test_s3_urls_are_canonical_without_trailing_slashes(s3_options: dict[str, object]) -> None:
-    assert open_storage("s3://bucket/prefix/", s3_options).canonical_url == "s3://bucket/prefix"
+def test_s3_urls_are_canonical_without_trailing_slashes(
+    s3_bucket: str, s3_options: dict[str, object]
+) -> None:
+    storage = open_storage(f"s3://{s3_bucket}/prefix/", s3_options)
+    assert storage.canonical_url == f"s3://{s3_bucket}/prefix"
+
+
+def test_s3_misconfiguration_is_a_config_error_saying_what_to_set(
+    s3_bucket: str, s3_options: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    endpoint = {"endpoint_url": s3_options["endpoint_url"]}
+    cases = [
+        ("s3://no-such-bucket/lake", s3_options, "does not exist"),
+        (f"s3://{s3_bucket}/lake", {**s3_options, "colour": "blue"}, "not one s3fs knows"),
+        (f"s3://{s3_bucket}/lake", endpoint, "no S3 credentials"),
+    ]
+    for url, options, match in cases:
+        with pytest.raises(t0lake.ConfigError, match=match) as info:
+            open_storage(url, dict(options))
+        assert info.value.exit_code == 2
+    with pytest.raises(t0lake.ConfigError, match="cannot reach S3"):
+        unreachable = {**s3_options, "endpoint_url": "http://127.0.0.1:9"}
+        open_storage(f"s3://{s3_bucket}/lake", unreachable)
+    assert open_storage(f"s3://{s3_bucket}/lake", dict(s3_options)).exists("x") is False
+
+
+def test_scan_writes_an_extract_to_s3(
+    s3_bucket: str, s3_options: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from datetime import date
+
+    import pyarrow.parquet as pq
+    import s3fs
+
+    from t0lake.cli import main
+    from tests.lake.synth import day_table, days, export_days
+
+    lake = f"s3://{s3_bucket}/lake"
+    export_days(
+        open_storage(lake, dict(s3_options)),
+        {d: day_table(d, 4) for d in days(date(2026, 1, 1), 2)},
+    )
+    options = [arg for k, v in s3_options.items() for arg in ("--storage-option", f"{k}={v}")]
+    out = f"s3://{s3_bucket}/extracts/rows.parquet"
+    assert main(["scan", "syn.events_v", "--lake", lake, *options, "--out", out, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == out
+    with s3fs.S3FileSystem(**s3_options).open(out, "rb") as fh:
+        assert pq.read_table(fh).num_rows == 8
