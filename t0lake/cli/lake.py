@@ -155,7 +155,6 @@ def entrypoints_command(out: Output, lake: str | None, storage_options: dict[str
     for name in opened.entrypoints():
         snap = opened.snapshot(name)
         days = snap.days()
-        counts = snap.manifest.days()
         listed.append(
             {
                 "entrypoint": name,
@@ -165,12 +164,8 @@ def entrypoints_command(out: Output, lake: str | None, storage_options: dict[str
                 "days": len(days),
                 "first_day": days[0].isoformat() if days else None,
                 "last_day": days[-1].isoformat() if days else None,
-                "rows": sum(entry.rows for _, entry in counts.values()),
-                "tiers": {
-                    tier: n
-                    for tier in ("hot", "warm", "cold")
-                    if (n := sum(1 for f in snap.manifest.files if f.tier == tier))
-                },
+                "rows": snap.manifest.live_rows(),
+                "tiers": snap.manifest.files_per_tier(),
             }
         )
     result = {"lake": opened.url, "entrypoints": listed}

@@ -42,13 +42,10 @@ def _warm_months_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def _duration(value: str, unit: str) -> str:
-    """A duration as typed; a bare whole number counts the option's documented ``unit``
-    (days for --older-than, hours for --grace). Anything else is parsed, or refused naming
-    the parameter, by the library's one duration grammar."""
-    if value.strip().isdigit():
-        return f"{int(value)}{unit}"
-    return value
+def _duration(value: str) -> str | int:
+    """A duration as typed; a bare whole number goes to the library as an int, which counts
+    it in the parameter's unit (days for --older-than, hours for --grace)."""
+    return int(value) if value.strip().isdigit() else value
 
 
 def _no_entrypoint(lake: str) -> ConfigError:
@@ -244,7 +241,7 @@ def expire_command(
         url,
         entrypoint,
         keep_last=keep_last,
-        older_than=None if older_than is None else _duration(older_than, "d"),
+        older_than=None if older_than is None else _duration(older_than),
         storage_options=storage_options,
     )
     if not results:
@@ -309,7 +306,7 @@ def vacuum_command(
         url,
         entrypoint,
         dry_run=dry_run,
-        grace=_duration(grace, "h"),
+        grace=_duration(grace),
         storage_options=storage_options,
     )
     if not results:

@@ -34,6 +34,11 @@ class Tier(StrEnum):
     WARM = "warm"
     COLD = "cold"
 
+    @property
+    def rank(self) -> int:
+        """0 for hot, 1 for warm, 2 for cold: data only ever moves to a higher rank."""
+        return list(Tier).index(self)
+
 
 def manifest_path(entrypoint: str, snapshot_id: int) -> str:
     """Zero-padded so names sort in commit order."""

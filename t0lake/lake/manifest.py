@@ -181,6 +181,14 @@ class Manifest:
             **changes,
         )
 
+    def live_rows(self) -> int:
+        """The rows the snapshot serves (a compacted file's dropped slices not counted)."""
+        return sum(entry.rows for _, entry in self.days().values())
+
+    def files_per_tier(self) -> dict[str, int]:
+        """How many live files each tier holds, tiers without files left out."""
+        return {t.value: n for t in Tier if (n := sum(1 for f in self.files if f.tier == t))}
+
     def carried(self) -> dict[str, Any]:
         """What every next commit inherits from this one (its pins and expiry record)."""
         return {"pins": dict(self.pins), "expired": dict(self.expired)}

@@ -229,7 +229,7 @@ class Reader:
         if part.whole:
             spans = [(f, day, day.row_offset) for day in part.days]
         else:  # prove only the rows returned
-            table = _slice_days(f, part.days, table)
+            table = pa.concat_tables([table.slice(d.row_offset, d.rows) for d in part.days])
             spans = _consecutive([(f, day, 0) for day in part.days])
         if verify:
             self.prove(spans, table.column, table.column_names)
@@ -349,12 +349,6 @@ def _consecutive(
         out.append((f, day, start))
         start += day.rows
     return out
-
-
-def _slice_days(f: FileEntry, days: Sequence[DayEntry], table: pa.Table) -> pa.Table:
-    if sum(d.rows for d in days) == f.rows:
-        return table
-    return pa.concat_tables([table.slice(d.row_offset, d.rows) for d in days])
 
 
 def integrity(

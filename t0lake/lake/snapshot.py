@@ -106,12 +106,10 @@ class Lake:
                     operation=m.operation,
                     cert_id=m.certification.get("cert_id"),
                     days=len(m.days()),
-                    rows=sum(entry.rows for _, entry in m.days().values()),  # live rows
+                    rows=m.live_rows(),
                     files=len(m.files),
                     manifest_sha256=m.sha256,
-                    tiers={
-                        t.value: n for t in Tier if (n := sum(1 for f in m.files if f.tier == t))
-                    },
+                    tiers=m.files_per_tier(),
                     pins=sorted(name for name, i in latest.pins.items() if i == sid),
                 )
             )

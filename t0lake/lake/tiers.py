@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 POLICY_FILE = "_policy.json"
-_ORDER = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class TierPolicy:
     hot: WriterOptions = HOT_OPTIONS
     warm: WriterOptions = WARM_OPTIONS
     cold: WriterOptions = COLD_OPTIONS
-    downsample: Mapping[str, Any] | None = field(default=None, compare=True)
+    downsample: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.downsample is not None and hasattr(self.downsample, "to_json"):
@@ -88,7 +87,7 @@ class TierPolicy:
     def target(self, day: date, current: Tier, as_of: date) -> Tier:
         """The tier compaction moves ``day`` to: the policy's, never hotter than now."""
         wanted = self.tier_of(day, as_of)
-        return wanted if _ORDER[wanted] >= _ORDER[current] else current
+        return wanted if wanted.rank >= current.rank else current
 
     def to_json(self) -> dict[str, Any]:
         """The canonical record of the policy (what a compaction manifest carries)."""

@@ -279,8 +279,8 @@ def downsample_entrypoint(
     step = Downsample.from_json(policy.downsample)
     head = log.require_head(storage, entrypoint)
     time_column = step.time_column or head.event_time_col
-    order = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
-    chosen = [d for d in sorted(head.days()) if order[policy.tier_of(d, as_of)] >= order[step.tier]]
+    live = head.days()
+    chosen = [d for d in sorted(live) if policy.tier_of(d, as_of).rank >= step.tier.rank]
     by = [c for c in head.key if c != time_column]
     key = (*by, time_column)
     schema = _derived_schema(head.schema, by, time_column, step)
@@ -295,7 +295,7 @@ def downsample_entrypoint(
     entries = []
     sources = {}
     for day in chosen:
-        sources[day.isoformat()] = head.days()[day][1].dataset_hash
+        sources[day.isoformat()] = live[day][1].dataset_hash
         if day in done and previous.get(day.isoformat()) == sources[day.isoformat()]:
             continue
         tables = list(reader.tables(reader.parts(day, day), names, verify=True))
