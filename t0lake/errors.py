@@ -19,6 +19,8 @@ entrypoint, day, column or object that failed) so callers never parse messages::
     ├── VectorConflictError       another FeatureVector holds the window_key: nothing written
     ├── CommitStateUnknownError   the commit may or may not have happened: re-read, never
     │                             blindly retry
+    ├── StorageError              the storage failed (disk full, read-only, unreachable):
+    │                             nothing of that write is left behind
     └── NotBuiltError             a command or operation this version does not have yet
 
 Fail-closed paths raise these instead of returning partial or unproven data.
@@ -40,6 +42,7 @@ __all__ = [
     "SchemaVersionError",
     "SnapshotExpiredError",
     "SnapshotNotFoundError",
+    "StorageError",
     "T0LakeError",
     "T0ViolationError",
     "UnsupportedTypeError",
@@ -118,6 +121,13 @@ class CommitConflictError(T0LakeError):
 
 class CommitStateUnknownError(T0LakeError):
     """The outcome of a commit is unknown; resolve by re-reading, never by blind retry."""
+
+
+class StorageError(T0LakeError):
+    """The storage failed an operation for a reason of its own (the disk is full, read-only
+    or refuses access; an object store cannot be reached): an environment problem to fix
+    before re-running, not a bug. ``path`` is the lake path it failed on; a file whose write
+    failed was removed again, and no commit was made by that operation."""
 
 
 class VectorConflictError(T0LakeError):

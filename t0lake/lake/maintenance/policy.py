@@ -37,6 +37,7 @@ def set_policy(
     if not isinstance(policy, TierPolicy):
         raise ConfigError("policy must be a t0lake.TierPolicy", parameter="policy")
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()  # a lake nothing can be committed to has no use for a policy
     head = log.head(storage, check_name(entrypoint))
     if policy.downsample and head is not None:
         check_step(Downsample.from_json(policy.downsample), head)

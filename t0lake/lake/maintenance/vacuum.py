@@ -8,7 +8,9 @@ The rule is decided from manifests, never from listings or modification times al
    that cannot prove its history cannot say what is garbage);
 3. a data file (``tier=…/….parquet``) or a writer's temporary file (``….tmp-…``) that no
    retained manifest references is deleted, unless it is younger than the grace period:
-   an export or compaction in flight writes its files before its manifest.
+   an export or compaction in flight writes its files before its manifest. A temporary
+   file older than that is what a killed writer left (a failed write removes its own), and
+   no re-run ever reuses its name; ``temporary`` counts those deleted.
 
 Manifests recorded as expired whose deletion a crash interrupted are deleted too; the policy
 file and anything t0lake did not write are left alone and reported.
@@ -26,12 +28,13 @@ from t0lake.lake import log
 from t0lake.lake.layout import MANIFEST_DIR, snapshot_id_of
 from t0lake.lake.snapshot import Lake
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
+from t0lake.lake.storage.local import TEMP_MARK
 from t0lake.lake.tiers import policy_path
 
 __all__ = ["DEFAULT_GRACE", "VacuumResult", "vacuum"]
 
 DEFAULT_GRACE = timedelta(hours=1)
-_TEMP_MARK = ".tmp-"  # what LocalStorage's temporary files carry in their names
+_TEMPORARY = "temporary file"
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,13 @@ class VacuumResult:
     def bytes(self) -> int:
         return sum(int(d["bytes"]) for d in self.deleted)
 
+    @property
+    def temporary(self) -> int:
+        """How many of the deleted files were temporary files killed writers left."""
+        return sum(1 for d in self.deleted if d["kind"] == _TEMPORARY)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "bytes": self.bytes}
+        return {**self.__dict__, "bytes": self.bytes, "temporary": self.temporary}
 
 
 def vacuum(
@@ -95,15 +103,15 @@ def _vacuum_one(
         name = path.rsplit("/", 1)[-1]
         if path in referenced or path == policy_path(entrypoint):
             continue
-        if path.startswith(manifest_dir) and _TEMP_MARK not in name:
+        if path.startswith(manifest_dir) and TEMP_MARK not in name:
             sid = snapshot_id_of(name)
             if sid is not None and sid in latest.expired:
                 _delete(storage, path, "expired manifest", dry_run, result)
             elif sid is None:
                 result.unknown.append(path)
             continue
-        if _TEMP_MARK in name:
-            kind = "temporary file"
+        if TEMP_MARK in name:
+            kind = _TEMPORARY
         elif "/tier=" in path and name.endswith(".parquet"):
             kind = "data file"
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
@@ -58,7 +59,9 @@ class LakeStorage:
     """A lake root on one fsspec filesystem; all paths given to it are relative and checked.
 
     This base serves any fsspec filesystem for reads and data files, but it has no
-    put-if-absent it can trust: the local and S3 subclasses provide one.
+    put-if-absent it can trust: the local and S3 subclasses provide one, and writers ask
+    ``check_commits()`` before their first byte, so an unsupported lake is refused with
+    nothing written.
     """
 
     url: str
@@ -91,20 +94,30 @@ class LakeStorage:
         protocol = self.fs.protocol
         return str(protocol if isinstance(protocol, str) else protocol[0])
 
+    @contextlib.contextmanager
+    def _io(self, action: str, relative: str) -> Iterator[None]:
+        """Where a backend turns its own failures into typed errors (StorageError) for
+        ``action`` ("reading", "writing", …) of ``relative``; this base lets them through."""
+        yield
+
     def read_bytes(self, relative: str) -> bytes:
-        data: bytes = self.fs.cat_file(self.full(relative))
+        with self._io("reading", relative):
+            data: bytes = self.fs.cat_file(self.full(relative))
         return data
 
     def exists(self, relative: str) -> bool:
-        return bool(self.fs.exists(self.full(relative)))
+        with self._io("looking for", relative):
+            return bool(self.fs.exists(self.full(relative)))
 
     def size(self, relative: str) -> int:
-        return int(self.fs.size(self.full(relative)))
+        with self._io("looking at", relative):
+            return int(self.fs.size(self.full(relative)))
 
     def list_names(self, relative_dir: str) -> list[str]:
         """Base names in a directory (empty when it does not exist)."""
         try:
-            entries = self.fs.ls(self.full(relative_dir), detail=False, refresh=True)
+            with self._io("listing", relative_dir):
+                entries = self.fs.ls(self.full(relative_dir), detail=False, refresh=True)
         except FileNotFoundError:
             return []
         return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
@@ -114,17 +127,19 @@ class LakeStorage:
         base = self.full(relative_dir).rstrip("/")
         root = self.root.rstrip("/")
         try:
-            found = self.fs.find(base, withdirs=False)
+            with self._io("listing", relative_dir):
+                found = self.fs.find(base, withdirs=False)
         except FileNotFoundError:
             return []
         return sorted(str(p).removeprefix(root).lstrip("/") for p in found)
 
     def delete(self, relative: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), self._io("deleting", relative):
             self.fs.rm_file(self.full(relative))
 
     def modified(self, relative: str) -> float:
-        stamp = self.fs.modified(self.full(relative))
+        with self._io("looking at", relative):
+            stamp = self.fs.modified(self.full(relative))
         if stamp.tzinfo is None:  # fsspec's local filesystem answers in naive UTC
             stamp = stamp.replace(tzinfo=UTC)
         return float(stamp.timestamp())
@@ -132,11 +147,19 @@ class LakeStorage:
     def write_bytes(self, relative: str, data: bytes) -> None:
         """Write a content-addressed data file. Overwriting one with the same name rewrites the
         same bytes, so no exclusivity is needed here."""
-        self.fs.pipe_file(self.full(relative), data)
+        with self._io("writing", relative):
+            self.fs.pipe_file(self.full(relative), data)
 
-    def put_if_absent(self, relative: str, data: bytes) -> None:
+    def check_commits(self) -> None:
+        """Refuse (ConfigError) a storage that cannot commit, before anything is written:
+        every writer calls this first, so a lake on ``memory://`` or ``simplecache::…``
+        is refused before its data files are written, not at the manifest after them."""
         raise ConfigError(
-            f"{self.protocol}:// has no put-if-absent that t0lake trusts; "
-            "use a local path or s3://",
+            f"{self.protocol}:// has no put-if-absent that t0lake trusts, so nothing can be "
+            "committed there; use a local path or s3://",
             lake=self.url,
         )
+
+    def put_if_absent(self, relative: str, data: bytes) -> None:
+        self.check_commits()
+        raise NotImplementedError  # check_commits refused; a subclass that commits overrides

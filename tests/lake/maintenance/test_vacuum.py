@@ -105,6 +105,7 @@ def test_temp_files_go_and_foreign_files_stay(tmp_path: Path) -> None:
     (result,) = t0lake.vacuum(root, EP, grace=0, now=LATER)
     kinds = {d["path"]: d["kind"] for d in result.deleted}
     assert kinds == {torn: "temporary file", torn_manifest: "temporary file"}
+    assert result.temporary == result.to_dict()["temporary"] == 2
     assert result.unknown == [f"{EP}/README.txt"]
     assert storage.exists(f"{EP}/_policy.json") and storage.exists(f"{EP}/README.txt")
 

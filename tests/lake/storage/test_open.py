@@ -62,9 +62,11 @@ def test_s3_misconfiguration_is_a_config_error_saying_what_to_set(
         with pytest.raises(t0lake.ConfigError, match=match) as info:
             open_storage(url, dict(options))
         assert info.value.exit_code == 2
-    with pytest.raises(t0lake.ConfigError, match="cannot reach S3"):
-        unreachable = {**s3_options, "endpoint_url": "http://127.0.0.1:9"}
+    with pytest.raises(t0lake.ConfigError, match="cannot reach S3") as info:
+        unreachable = {**s3_options, "endpoint_url": "http://AKIAPLANTED:s3cr3t@127.0.0.1:9"}
         open_storage(f"s3://{s3_bucket}/lake", unreachable)
+    assert "http://127.0.0.1:9" in info.value.message
+    assert "s3cr3t" not in info.value.message and "AKIAPLANTED" not in info.value.message
     assert open_storage(f"s3://{s3_bucket}/lake", dict(s3_options)).exists("x") is False
 
 
