@@ -1,7 +1,5 @@
 """``python -m t0lake`` runs the CLI."""
 
-import sys
+from t0lake.cli import run
 
-from t0lake.cli import main
-
-sys.exit(main())
+run()

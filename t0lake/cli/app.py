@@ -8,7 +8,9 @@ the two outputs never drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
 import traceback
@@ -39,7 +41,7 @@ from t0lake.cli.maintenance import (
 from t0lake.cli.options import EPILOG
 from t0lake.errors import T0LakeError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
 
 
 @click.group(
@@ -129,3 +131,17 @@ def _fail(message: str, kind: str, as_json: bool, context: dict[str, Any]) -> No
         click.echo(json.dumps({"error": kind, "message": message, **context}, default=str))
     else:
         click.echo(f"t0lake: error: {message}", err=True)
+
+
+def run() -> None:
+    """The console script: :func:`main`, then leave the process without running the C++
+    destructors of the native libraries. pyarrow's and Polars' thread pools can abort a
+    process that exits normally (SIGABRT, "terminate called without an active exception",
+    apache/arrow#34314, pola-rs/polars#24169) after the result was printed, which would turn
+    exit 0, 1 or 2 into 134. Everything t0lake wrote is flushed and closed first."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say to it
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

@@ -10,7 +10,12 @@ The order of work is the proof chain (docs/lake-format.md):
    the SQL hash, and write it sorted by the key, deterministically, named by its content
    hash (:mod:`t0lake.exporter.tasks`);
 4. commit one manifest put-if-absent (:class:`t0lake.lake.operations.ReplaceDays`), then
-   record it in ``audit.t0_export_registry``.
+   record it in ``audit.t0_export_registry`` (:mod:`t0lake.exporter.registry`).
+
+Two checks keep a re-run honest. A day judged unchanged is rewritten when the live file that
+holds it no longer has its manifest's bytes (:mod:`t0lake.lake.filecheck`): re-running the
+export is the repair. And every day carries the position of the Postgres snapshot it was read
+from, so a writer that read an older snapshot never replaces rows a later one committed.
 
 Steps 2 and 3 are per-day tasks of plain picklable data, run through any
 ``concurrent.futures.Executor``: a thread pool by default, a Dask client's executor for a
@@ -31,13 +36,15 @@ from t0lake._util.days import parse_range
 from t0lake._util.fanout import run_batches
 from t0lake._util.progress import progress_bar, want_progress
 from t0lake.certification import parse_max_age
+from t0lake.errors import ConfigError
 from t0lake.exporter.plan import judge, make_plan
-from t0lake.exporter.registry import register
+from t0lake.exporter.registry import check_registry, register
 from t0lake.exporter.tasks import DayTask, export_task, sql_hash_task
 from t0lake.lake import commit, log
-from t0lake.lake.manifest import schema_to_b64
+from t0lake.lake.filecheck import damaged_files
+from t0lake.lake.manifest import FileEntry, Manifest, schema_to_b64
 from t0lake.lake.operations import ReplaceDays, check_compatible, committed_hashes
-from t0lake.lake.storage import check_name, open_storage
+from t0lake.lake.storage import Storage, check_name, open_storage
 
 __all__ = ["ExportResult", "export"]
 
@@ -57,6 +64,12 @@ class ExportResult:
     days_written: list[date] = field(default_factory=list)
     days_unchanged: list[date] = field(default_factory=list)
     days_drifted: list[date] = field(default_factory=list)
+    days_repaired: list[date] = field(default_factory=list)  # rewritten over a damaged file
+    days_superseded: list[date] = field(default_factory=list)  # a later read won meanwhile
+    damaged_files: dict[str, str] = field(default_factory=dict)  # path -> what is wrong
+    materialized_views: list[str] = field(default_factory=list)  # REFRESH shows new inputs
+    registered: bool = True
+    registry_error: str | None = None
     rows_written: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
@@ -71,6 +84,12 @@ class ExportResult:
             "days_written": [d.isoformat() for d in self.days_written],
             "days_unchanged": [d.isoformat() for d in self.days_unchanged],
             "days_drifted": [d.isoformat() for d in self.days_drifted],
+            "days_repaired": [d.isoformat() for d in self.days_repaired],
+            "days_superseded": [d.isoformat() for d in self.days_superseded],
+            "damaged_files": dict(self.damaged_files),
+            "materialized_views": list(self.materialized_views),
+            "registered": self.registered,
+            "registry_error": self.registry_error,
             "rows_written": self.rows_written,
             "bytes_written": self.bytes_written,
             "seconds": round(self.seconds, 3),
@@ -122,14 +141,18 @@ def export(
     first, last = parse_range(start, end)
     age = parse_max_age(max_age)
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()  # a storage that cannot commit is refused before any write
     dsn = pg.resolve_dsn(dsn)
 
     with pg.connect(dsn) as coordinator:
         snapshot = pg.begin_snapshot(coordinator)
+        position = pg.snapshot_position(coordinator)
         plan = make_plan(coordinator, entrypoint, first, last, age)
         key = tuple(plan.decl.key_cols)
         head = log.head(storage, entrypoint)
         check_compatible(head, entrypoint, plan.schema, key)
+        check_registry(coordinator, storage.canonical_url, entrypoint, head)
+        views = pg.materialized_views(coordinator, entrypoint)
         committed = committed_hashes(head)
         schema_b64 = schema_to_b64(plan.schema)
         tasks = {
@@ -159,11 +182,13 @@ def export(
             with progress_bar(show, f"export {entrypoint}", total) as advance:
                 sql_hashes = run_batches(pool, sql_hash_task, judged, batches, advance)
                 verdict = judge(plan, sql_hashes, committed)
-                advance(len(verdict.unchanged))
+                damaged = _damaged(storage, head, verdict.unchanged)
+                repaired = _held_by(head, verdict.unchanged, damaged)
+                advance(len(verdict.unchanged) - len(repaired))
                 todo = [
                     replace(task, sql_hash=sql_hashes.get(day, ""))
                     for day, task in tasks.items()
-                    if day in verdict.changed or day not in sql_hashes
+                    if day in verdict.changed or day not in sql_hashes or day in repaired
                 ]
                 written = run_batches(pool, export_task, todo, batches, advance)
         finally:
@@ -172,7 +197,8 @@ def export(
         coordinator.rollback()
 
     entries = tuple(
-        replace(entry, drift=verdict.notes.get(day)) for day, entry in sorted(written.items())
+        _read_at(replace(entry, drift=verdict.notes.get(day)), position)
+        for day, entry in sorted(written.items())
     )
     cert = plan.cert
     operation = ReplaceDays(
@@ -189,11 +215,18 @@ def export(
             "checked_days": [d.isoformat() for d in cert.checked_days],
         },
         entries=entries,
+        repair=frozenset(damaged),
     )
     new_head = commit.commit(storage, entrypoint, operation)
     final = new_head or log.head(storage, entrypoint)
+    registered, registry_error = True, None
     if final is not None:
-        register(dsn, storage.canonical_url, final, cert.cert_id)
+        try:
+            register(dsn, storage.canonical_url, storage, final, cert.cert_id)
+        except ConfigError as exc:  # the commit landed: say the registration did not
+            registered, registry_error = False, exc.message
+        except pg.DatabaseError as exc:  # e.g. no right to write the registry
+            registered, registry_error = False, f"{type(exc).__name__}: {exc}".strip()
     return ExportResult(
         entrypoint=entrypoint,
         lake_url=lake_url,
@@ -203,7 +236,45 @@ def export(
         days_written=sorted(written),
         days_unchanged=verdict.unchanged,
         days_drifted=verdict.drifted,
+        days_repaired=[d for d in repaired if d in written],
+        days_superseded=_superseded(final, entries),
+        damaged_files=damaged,
+        materialized_views=views,
+        registered=registered,
+        registry_error=registry_error,
         rows_written=sum(e.rows for e in entries),
         bytes_written=sum(e.bytes for e in entries),
         seconds=time.perf_counter() - started,
     )
+
+
+def _damaged(storage: Storage, head: Manifest | None, days: list[date]) -> dict[str, str]:
+    """The live files holding ``days`` whose bytes are not their manifest's."""
+    if head is None or not days:
+        return {}
+    held = head.days()
+    return damaged_files(storage, [held[d][0] for d in days])
+
+
+def _read_at(entry: FileEntry, position: dict[str, Any]) -> FileEntry:
+    """The day's entry stamped with the Postgres snapshot its rows were read from."""
+    return replace(entry, days=tuple(replace(d, read_at=position) for d in entry.days))
+
+
+def _superseded(final: Manifest | None, entries: tuple[FileEntry, ...]) -> list[date]:
+    """Days this export wrote that the head holds with other content: a writer that read a
+    later Postgres snapshot committed them meanwhile, and its rows stay."""
+    if final is None:
+        return []
+    held = final.days()
+    return sorted(
+        e.days[0].day
+        for e in entries
+        if e.days[0].day in held and held[e.days[0].day][1].dataset_hash != e.days[0].dataset_hash
+    )
+
+
+def _held_by(head: Manifest | None, days: list[date], paths: dict[str, str]) -> list[date]:
+    """Those of ``days`` whose live file is one of ``paths``."""
+    held = head.days() if head else {}
+    return [d for d in days if d in held and held[d][0].path in paths]

@@ -88,9 +88,20 @@ def require_head(storage: Storage, entrypoint: str, consequence: str = "") -> Ma
 
 
 def _check_link(storage: Storage, child: Manifest, head: Manifest) -> None:
-    """IntegrityError unless ``child`` descends from the manifest stored as its parent, or
-    from the checksum ``head``'s expiry record keeps for that parent."""
+    """IntegrityError unless ``child`` descends from the snapshot just before it (the first
+    from none): from the manifest stored there, or from the checksum ``head``'s expiry record
+    keeps for it. A null or skipping parent would let a resealed manifest drop history."""
     entrypoint, parent_id = child.entrypoint, child.parent_snapshot_id
+    expected = child.snapshot_id - 1 if child.snapshot_id > 1 else None
+    if parent_id != expected or (parent_id is None) != (child.parent_sha256 is None):
+        raise IntegrityError(
+            f"snapshot {child.snapshot_id} of {entrypoint} names parent "
+            f"{'none' if parent_id is None else parent_id}, not "
+            f"{'none' if expected is None else expected}: every commit descends from the one "
+            "before it, so history was rewritten",
+            entrypoint=entrypoint,
+            snapshot_id=child.snapshot_id,
+        )
     if parent_id is None:
         return
     if parent_id in head.expired:

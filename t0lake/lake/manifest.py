@@ -65,6 +65,9 @@ class DayEntry:
     row_offset: int
     dataset_hash: str
     columns: Mapping[str, str]
+    # where the Postgres snapshot these rows were read from stood (server, xmax, at): an
+    # export that read older rows must not replace them (absent in manifests before it)
+    read_at: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,17 +76,28 @@ class DayEntry:
             "row_offset": self.row_offset,
             "dataset_hash": self.dataset_hash,
             "columns": dict(sorted(self.columns.items())),
+            **({"read_at": dict(sorted(self.read_at.items()))} if self.read_at else {}),
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> DayEntry:
+        read_at = doc.get("read_at")
         return cls(
             day=date.fromisoformat(doc["day"]),
             rows=int(doc["rows"]),
             row_offset=int(doc["row_offset"]),
             dataset_hash=_hex(doc["dataset_hash"]),
             columns={str(k): _hex(v) for k, v in doc["columns"].items()},
+            read_at=_read_at(read_at) if read_at is not None else None,
         )
+
+    def read_later_than(self, other: DayEntry) -> bool:
+        """Whether these rows were read from a later snapshot of the same server than
+        ``other``'s (False when either does not say, or they come from different servers)."""
+        mine, theirs = self.read_at, other.read_at
+        if not mine or not theirs or mine["server"] != theirs["server"]:
+            return False
+        return (int(mine["xmax"]), str(mine["at"])) > (int(theirs["xmax"]), str(theirs["at"]))
 
 
 @dataclass(frozen=True)
@@ -294,6 +308,12 @@ class Manifest:
 
 def _body_sha256(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json_bytes(body)).hexdigest()
+
+
+def _read_at(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, Mapping) or set(doc) != {"server", "xmax", "at"}:
+        raise ValueError(f"read_at must hold server, xmax and at, not {doc!r}")
+    return {"server": str(doc["server"]), "xmax": int(doc["xmax"]), "at": str(doc["at"])}
 
 
 def _hex(value: Any) -> str:

@@ -24,6 +24,7 @@ from t0lake.pg.audit import (
     entrypoint_row,
     entrypoint_rows,
     latest_certification,
+    materialized_views,
     require_certified_strict,
     resolve_entrypoint,
     run_certification,
@@ -41,8 +42,8 @@ from t0lake.pg.errors import (
 from t0lake.pg.hashes import sql_column_hashes, sql_dataset_hash
 from t0lake.pg.install import NATIVE_HASH_EXTENSION, SqlFile, apply_sql, sql_dir, sql_files
 from t0lake.pg.notify import IntegrityViolation, listen, notifications
-from t0lake.pg.registry import register_export
-from t0lake.pg.snapshots import begin_snapshot, join_snapshot
+from t0lake.pg.registry import register_export, registered_snapshots
+from t0lake.pg.snapshots import begin_snapshot, join_snapshot, snapshot_position
 from t0lake.pg.status import server_status
 from t0lake.pg.types import ColumnSpec, arrow_schema, relation_columns
 
@@ -72,15 +73,18 @@ __all__ = [
     "join_snapshot",
     "latest_certification",
     "listen",
+    "materialized_views",
     "notifications",
     "redact_dsn",
     "register_export",
+    "registered_snapshots",
     "relation_columns",
     "require_certified_strict",
     "resolve_dsn",
     "resolve_entrypoint",
     "run_certification",
     "server_status",
+    "snapshot_position",
     "sql_column_hashes",
     "sql_dataset_hash",
     "sql_dir",

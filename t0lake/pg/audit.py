@@ -22,6 +22,7 @@ __all__ = [
     "entrypoint_row",
     "entrypoint_rows",
     "latest_certification",
+    "materialized_views",
     "require_certified_strict",
     "resolve_entrypoint",
     "run_certification",
@@ -125,3 +126,14 @@ def cert_status_rows(conn: psycopg.Connection) -> list[dict[str, Any]]:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT * FROM audit.t0_cert_status()").fetchall()
+
+
+def materialized_views(conn: psycopg.Connection, entrypoint: str) -> list[str]:
+    """The materialized views an entrypoint reads (itself included), deepest first: the
+    order a REFRESH must follow for new inputs to reach the entrypoint."""
+    rows = conn.execute(
+        "SELECT object_name FROM audit.t0_closure(audit.t0_relation(%s))"
+        " WHERE object_kind = 'materialized view' ORDER BY depth DESC, object_name",
+        (entrypoint,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-__all__ = ["begin_snapshot", "join_snapshot"]
+__all__ = ["begin_snapshot", "join_snapshot", "snapshot_position"]
 
 
 def begin_snapshot(conn: psycopg.Connection) -> str:
@@ -21,6 +21,21 @@ def begin_snapshot(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT pg_export_snapshot()").fetchone()
     assert row is not None
     return str(row[0])
+
+
+def snapshot_position(conn: psycopg.Connection) -> dict[str, str | int]:
+    """Where the open snapshot of ``conn`` stands in the server's history: the server's
+    identity, the snapshot's xmax (the first transaction id it cannot see) and the time it
+    is read at. A later snapshot of the same server has a higher xmax, or the same xmax and
+    a later time; an export older than the version a lake holds must not replace it."""
+    row = conn.execute(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,"
+        " to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " (SELECT system_identifier::text FROM pg_control_system())"
+    ).fetchone()
+    if row is None:  # a SELECT without FROM always answers one row
+        raise RuntimeError("Postgres returned no snapshot position")
+    return {"server": str(row[2]), "xmax": int(row[0]), "at": str(row[1])}
 
 
 def join_snapshot(conn: psycopg.Connection, snapshot: str) -> None:

@@ -355,6 +355,17 @@ def test_the_registry_holds_one_canonical_url_and_a_typo_writes_nothing(
     assert list(tmp_path.iterdir()) == []
     t0lake.export(store_dsn, EP, "rel/lake/", end="2026-03-02")
     t0lake.export(store_dsn, EP, str(tmp_path / "rel" / "lake"))
+    t0lake.export(store_dsn, EP, "/" + str(tmp_path / "rel" / "lake") + "/")  # //dir/
     with pg.connect(store_dsn) as conn:
         urls = conn.execute("SELECT DISTINCT lake_url FROM audit.t0_export_registry").fetchall()
     assert urls == [(str(tmp_path / "rel" / "lake"),)]
+
+
+def test_a_storage_that_cannot_commit_is_refused_before_any_data_file(store_dsn: str) -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    before = sorted(memory.find("/", withdirs=True))
+    with pytest.raises(t0lake.ConfigError, match="no put-if-absent"):
+        t0lake.export(store_dsn, EP, "memory://t0lake-refused/lake")
+    assert sorted(memory.find("/", withdirs=True)) == before

@@ -129,7 +129,7 @@ def compact_unit(
 
     days, offset = [], 0
     for e in ordered:
-        days.append(DayEntry(e.day, e.rows, offset, e.dataset_hash, dict(e.columns)))
+        days.append(DayEntry(e.day, e.rows, offset, e.dataset_hash, dict(e.columns), e.read_at))
         offset += e.rows
     drift = {e.day.isoformat(): note for f, e in unit.slices if (note := _drift_of(f, e.day))}
     out = FileEntry(
@@ -289,6 +289,7 @@ def compact(
     """
     day = require_day(as_of, "as_of")
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()  # before any output file is written
     names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
     pool = executor or ThreadPoolExecutor(
         max_workers=min(_DEFAULT_WORKERS, os.cpu_count() or 1), thread_name_prefix="t0lake"

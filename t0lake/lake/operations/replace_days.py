@@ -1,7 +1,9 @@
 """``export`` commits: replace the live file of each written day by its new version.
 
 A day whose content the head already holds is dropped from the commit (someone committed
-the same rows meanwhile); a day with other content becomes version N+1 of its partition.
+the same rows meanwhile), and so is a day the head holds as read from a later Postgres
+snapshot than ours (a stale writer never supersedes a newer one); a day with other content
+becomes version N+1 of its partition.
 The hot file that held version N leaves the live set (history keeps it); a warm or cold
 file that held it stays live with that day's slice dropped from its days, so the old rows
 are never served again, until the next compaction rewrites the month or year without them.
@@ -60,6 +62,8 @@ class ReplaceDays:
     certification: Mapping[str, Any]
     entries: tuple[FileEntry, ...]  # one hot file per day, version unset
     operation: Operation = Operation.EXPORT  # or DOWNSAMPLE, for a derived dataset
+    # live files found damaged: a day they hold is replaced even by the same content
+    repair: frozenset[str] = frozenset()
 
     def __call__(self, head: Manifest | None) -> Manifest | None:
         """The next manifest on top of ``head``, or None when nothing is left to commit."""
@@ -67,10 +71,17 @@ class ReplaceDays:
         live = list(head.files) if head else []
         current = committed_hashes(head)
         added: list[FileEntry] = []
+        held = head.days() if head else {}
         for entry in self.entries:
             day = entry.days[0].day
-            if current.get(day) == entry.days[0].dataset_hash:
+            holder = held[day][0] if day in held else None
+            if holder is not None and (holder.path, holder.sha256) == (entry.path, entry.sha256):
+                continue  # the same bytes are live (a damaged file was rewritten in place)
+            damaged = holder is not None and holder.path in self.repair
+            if current.get(day) == entry.days[0].dataset_hash and not damaged:
                 continue  # someone committed the same content meanwhile
+            if day in held and held[day][1].read_later_than(entry.days[0]):
+                continue  # a writer that read a later snapshot committed it meanwhile
             holding = [f for f in live if any(d.day == day for d in f.days)]
             live = [f for f in live if f not in holding] + [
                 kept for f in holding if (kept := _without_day(f, day)) is not None
