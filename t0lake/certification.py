@@ -23,6 +23,7 @@ from t0lake.errors import (
 )
 
 __all__ = [
+    "MAX_CHECK_DAYS",
     "CertResult",
     "DriftPolicy",
     "Entrypoint",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 DriftPolicy = Literal["strict", "tolerant"]
+
+# 100 years of days: more is a typo, and past 2**31 - 1 PostgreSQL has no integer for it
+MAX_CHECK_DAYS = 36525
 
 _ERROR_BY_GATE: dict[str, type[T0LakeError]] = {
     "A": NotCertifiedError,
@@ -160,8 +164,17 @@ def certify(
     ``allow_drift`` None follows the declared policy; ``accept_changes`` recaptures the
     viewdef and checked-day baselines first, for use after a reviewed change.
     """
-    if isinstance(check_days, bool) or not isinstance(check_days, int) or check_days < 1:
-        raise ConfigError(f"check_days must be a positive integer, got {check_days!r}")
+    if (
+        isinstance(check_days, bool)
+        or not isinstance(check_days, int)
+        or not 1 <= check_days <= MAX_CHECK_DAYS
+    ):
+        raise ConfigError(
+            f"check_days must be a whole number of days from 1 to {MAX_CHECK_DAYS} (100 "
+            f"years), got {check_days!r}",
+            parameter="check_days",
+            value=repr(check_days),
+        )
     with pg.connect(dsn) as conn:
         row = pg.run_certification(
             conn, entrypoint, check_days, allow_drift, update_drifted, accept_changes

@@ -197,6 +197,16 @@ def test_bad_entrypoint_names_are_config_errors(examples_dsn: str, name: str) ->
     assert _sql(examples_dsn, "SELECT count(*) FROM ml.listing_posts") == [(3000,)]
 
 
+@pytest.mark.parametrize("bad", [100_000_000_000, 2**31, 36526, 0, -1, True, 1.5, "3", None])
+def test_check_days_is_a_bounded_whole_number(examples_dsn: str, bad: object) -> None:
+    runs = _sql(examples_dsn, "SELECT count(*) FROM audit.t0_cert_registry")
+    with pytest.raises(t0lake.ConfigError, match="check_days must be a whole number") as info:
+        t0lake.certify(examples_dsn, EP, bad)  # type: ignore[arg-type]
+    assert info.value.context == {"parameter": "check_days", "value": repr(bad)}
+    assert "36525" in info.value.message
+    assert _sql(examples_dsn, "SELECT count(*) FROM audit.t0_cert_registry") == runs
+
+
 def test_undeclared_view_is_a_config_error(examples_dsn: str) -> None:
     with pytest.raises(t0lake.ConfigError, match="not a declared entrypoint"):
         t0lake.certify(examples_dsn, "ml.trainer_derived_features_v1")

@@ -2,15 +2,21 @@
 
 A datetime is refused rather than truncated: a bound of ``2026-11-20 18:00`` has no
 meaning for day partitions, and silently dropping the time would move a backtest's edge.
+A string is ``YYYY-MM-DD`` in ASCII digits (spaces around it allowed), nothing else:
+``date.fromisoformat`` also reads ``20261120`` and week dates like ``2026-W47-5``, and
+``str.strip`` would drop control characters a terminal never showed.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from t0lake.errors import ConfigError
 
 __all__ = ["parse_day", "parse_range", "require_day"]
+
+_DAY = re.compile(r" *([0-9]{4}-[0-9]{2}-[0-9]{2}) *", re.ASCII)
 
 
 def parse_day(value: date | str | None, parameter: str) -> date | None:
@@ -18,10 +24,10 @@ def parse_day(value: date | str | None, parameter: str) -> date | None:
     ``parameter`` for anything that is not a calendar day."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and (text := _DAY.fullmatch(value)):
         try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
+            return date.fromisoformat(text.group(1))
+        except ValueError:  # 2026-02-30
             pass
     raise ConfigError(
         f"{parameter} must be a date like 2026-11-20, got {value!r}",

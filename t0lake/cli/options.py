@@ -74,13 +74,26 @@ def lake_options(func: F) -> F:
 def parse_storage_options(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
 ) -> dict[str, str]:
+    """``--storage-option KEY=VALUE`` as a dict. A malformed one is refused by its position,
+    never echoed: the values are secrets (an S3 secret typed without ``secret=`` would
+    otherwise be printed back, and kept in terminal logs)."""
     options: dict[str, str] = {}
-    for item in values:
+    for position, item in enumerate(values, start=1):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+            raise click.BadParameter(
+                f"the {_ordinal(position)} one given is not KEY=VALUE (e.g. "
+                "endpoint_url=http://...); its text is not shown: it may be a secret",
+                ctx=ctx,
+                param=param,
+            )
         options[key.strip()] = value
     return options
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def require_lake(lake: str | None) -> str:

@@ -9,8 +9,10 @@ nothing turns it off by default. A frame a read returns carries its provenance
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +32,7 @@ from t0lake.lake.reader import Reader
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
 from t0lake.lake.verify import verify_snapshot
 
-__all__ = ["Lake", "Snapshot", "SnapshotInfo", "open_lake"]
+__all__ = ["Lake", "Snapshot", "SnapshotInfo", "check_snapshot_id", "open_lake"]
 
 
 def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
@@ -46,6 +48,27 @@ def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
         )
         raise ConfigError(f"there is no lake at {storage.root}: it {what}", lake=url)
     return Lake(storage)
+
+
+def check_snapshot_id(snapshot_id: object, entrypoint: str | None = None) -> int:
+    """A snapshot id as an int: an int (numpy's too) or a string of ASCII digits. Anything
+    else is a ConfigError: ``int()`` would read ``1.9`` as 1 and ``True`` as 1, so a typo
+    would silently time-travel to another snapshot."""
+    number: int | None = None
+    if isinstance(snapshot_id, str):
+        if snapshot_id.isascii() and snapshot_id.isdigit():
+            number = int(snapshot_id)
+    elif not isinstance(snapshot_id, bool):
+        with contextlib.suppress(TypeError):
+            number = operator.index(snapshot_id)  # type: ignore[arg-type]
+    if number is None:
+        raise ConfigError(
+            f"a snapshot id is a whole number like 3, got {snapshot_id!r}",
+            parameter="snapshot_id",
+            value=repr(snapshot_id),
+            entrypoint=entrypoint,
+        )
+    return number
 
 
 @dataclass(frozen=True)
@@ -79,15 +102,16 @@ class Lake:
         return self.storage.url
 
     def entrypoints(self) -> list[str]:
-        """Entrypoints with at least one committed snapshot."""
+        """Entrypoints with at least one committed snapshot. Anything else in the root (a
+        README, a stray file or directory) is not an entrypoint and is passed over."""
         names = []
         for name in self.storage.list_names(""):
             try:
                 check_name(name)
-            except ConfigError:
+                if log.snapshot_ids(self.storage, name):
+                    names.append(name)
+            except (ConfigError, NotADirectoryError):  # a file with a schema.view name
                 continue
-            if log.snapshot_ids(self.storage, name):
-                names.append(name)
         return names
 
     def snapshots(self, entrypoint: str) -> list[SnapshotInfo]:
@@ -115,19 +139,21 @@ class Lake:
             )
         return out
 
-    def snapshot(self, entrypoint: str, snapshot_id: int | None = None) -> Snapshot:
+    def snapshot(self, entrypoint: str, snapshot_id: int | str | None = None) -> Snapshot:
         """The latest snapshot, or the one with ``snapshot_id`` (time travel; an expired
-        one raises SnapshotExpiredError)."""
+        one raises SnapshotExpiredError). ``snapshot_id`` is an int (or a string of digits);
+        anything else is a ConfigError."""
         check_name(entrypoint)
+        wanted = None if snapshot_id is None else check_snapshot_id(snapshot_id, entrypoint)
         manifest = log.require_head(self.storage, entrypoint)
-        if snapshot_id is not None and int(snapshot_id) < 1:
+        if wanted is not None and wanted < 1:
             raise SnapshotNotFoundError(
-                f"snapshot ids start at 1; {entrypoint} has no snapshot {snapshot_id}",
+                f"snapshot ids start at 1; {entrypoint} has no snapshot {wanted}",
                 entrypoint=entrypoint,
-                snapshot_id=int(snapshot_id),
+                snapshot_id=wanted,
             )
-        if snapshot_id is not None and int(snapshot_id) != manifest.snapshot_id:
-            manifest = log.load_retained(self.storage, manifest, int(snapshot_id))
+        if wanted is not None and wanted != manifest.snapshot_id:
+            manifest = log.load_retained(self.storage, manifest, wanted)
         return Snapshot(self.storage, manifest)
 
     def __repr__(self) -> str:
@@ -171,8 +197,8 @@ class Snapshot:
         self,
         start: date | str | None = None,
         end: date | str | None = None,
-        columns: Sequence[str] | None = None,
-        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        columns: Iterable[str] | None = None,
+        filters: pl.Expr | Iterable[pl.Expr] | None = None,
         *,
         verify: bool = True,
     ) -> pl.LazyFrame:
@@ -182,7 +208,7 @@ class Snapshot:
         ``verify=False``) and only then filtered and handed to Polars, in day order.
         """
         parts = self._reader.parts(start, end)
-        wanted = self._reader.columns(columns)
+        wanted = self._reader.columns(_names(columns))
         schema = to_polars(self.schema.empty_table().select(wanted)).schema
 
         def source(
@@ -219,13 +245,14 @@ class Snapshot:
         self,
         start: date | str | None = None,
         end: date | str | None = None,
-        columns: Sequence[str] | None = None,
-        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        columns: Iterable[str] | None = None,
+        filters: pl.Expr | Iterable[pl.Expr] | None = None,
         *,
         verify: bool = True,
     ) -> pl.DataFrame:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
+        columns, filters = _names(columns), _filters(filters)  # a generator is read once
         frame = self.scan(start, end, columns, filters, verify=verify).collect()
         remember_schema(frame, self.schema)  # so it hashes to the certified value
         return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
@@ -234,12 +261,12 @@ class Snapshot:
         self,
         start: date | str | None = None,
         end: date | str | None = None,
-        columns: Sequence[str] | None = None,
+        columns: Iterable[str] | None = None,
         *,
         verify: bool = True,
     ) -> pa.Table:
         """The verified rows as one Arrow table, types exactly as in the manifest."""
-        wanted = self._reader.columns(columns)
+        wanted = self._reader.columns(_names(columns))
         tables = list(self._reader.tables(self._reader.parts(start, end), wanted, verify=verify))
         if not tables:
             return self.schema.empty_table().select(wanted)
@@ -261,8 +288,8 @@ class Snapshot:
         self,
         start: date | str | None,
         end: date | str | None,
-        columns: Sequence[str] | None,
-        filters: pl.Expr | Sequence[pl.Expr] | None = None,
+        columns: Iterable[str] | None,
+        filters: pl.Expr | Iterable[pl.Expr] | None = None,
         verified: bool = True,
     ) -> lineage.Record:
         """The lineage record of a read: where, which days by content hash, which columns,
@@ -273,7 +300,7 @@ class Snapshot:
             for d, (_, entry) in sorted(self.manifest.days().items())
             if (first is None or d >= first) and (last is None or d <= last)
         ]
-        names = [f.name for f in self.schema] if columns is None else list(columns)
+        names = [f.name for f in self.schema] if columns is None else list(_names(columns) or [])
         return {
             "kind": "snapshot_read",
             "entrypoint": self.manifest.entrypoint,
@@ -290,12 +317,29 @@ class Snapshot:
         }
 
 
-def _filters(filters: pl.Expr | Sequence[pl.Expr] | None) -> list[pl.Expr]:
+def _names(columns: Iterable[str] | None) -> list[str] | str | None:
+    """Columns as a list, read once: any iterable of names (a generator too) is accepted. One
+    string stays a string, for the reader to refuse (it is not a list of names)."""
+    if columns is None or isinstance(columns, str):
+        return columns
+    try:
+        return list(columns)
+    except TypeError:
+        raise ConfigError(
+            f"columns must be a list of column names, got {type(columns).__name__}",
+            parameter="columns",
+        ) from None
+
+
+def _filters(filters: pl.Expr | Iterable[pl.Expr] | None) -> list[pl.Expr]:
     if filters is None:
         return []
     if isinstance(filters, pl.Expr):
         return [filters]
-    exprs = list(filters)
+    try:
+        exprs = list(filters)
+    except TypeError:
+        exprs = [filters]  # type: ignore[list-item]  # refused just below
     if not all(isinstance(e, pl.Expr) for e in exprs):
         raise ConfigError("filters must be polars expressions, e.g. pl.col('x') > 1")
     return exprs

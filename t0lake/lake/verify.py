@@ -2,7 +2,9 @@
 
 A read proves what it returns; ``verify`` proves everything the manifest lists, and reports
 every problem at once rather than stopping at the first, so one run tells an operator the
-whole extent of a corruption.
+whole extent of a corruption. A file that cannot be read at all (a directory in its place,
+no permission, a symlink loop) fails its proof like a missing one, exactly as a read
+refuses it: verify never ends in a bare ``OSError``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ def verify_snapshot(reader: Reader) -> dict[str, Any]:
     checked = {"files": 0, "days": 0, "columns": 0, "bytes": 0, "rows": 0}
     for f in reader.manifest.files:
         try:
-            data = reader.read_file_bytes(f)
+            try:
+                data = reader.read_file_bytes(f)
+            except OSError as exc:  # FileNotFoundError is already an IntegrityError
+                why = exc.strerror or str(exc) or type(exc).__name__
+                raise integrity(
+                    reader, f, None, None, f"file cannot be read ({type(exc).__name__}: {why})"
+                ) from exc
             if hashlib.sha256(data).hexdigest() != f.sha256 or len(data) != f.bytes:
                 raise integrity(
                     reader, f, None, None, "file bytes differ from the manifest (sha256)"

@@ -8,7 +8,7 @@ checks them, turns times into integers (:mod:`t0lake.pit.times`), runs the merge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 
 import numpy as np
@@ -28,7 +28,7 @@ __all__ = ["pit_join"]
 def pit_join(
     events: pl.DataFrame | pl.LazyFrame | pa.Table,
     features: Snapshot | pl.DataFrame | pl.LazyFrame | pa.Table,
-    by: str | Sequence[str],
+    by: str | Iterable[str],
     t0: str,
     ts: str,
     created: str | None = None,
@@ -59,7 +59,8 @@ def pit_join(
             ``[day(min(t0) - max_age), day(max(t0))]`` (every day up to ``day(max(t0))``
             without ``max_age``; one more day on each side for a tz-aware ``ts``); with
             any other ``ts`` every day is read.
-        by: the entity key: a column name or a non-empty list of distinct column names,
+        by: the entity key: a column name or a non-empty list (or any iterable) of distinct
+            column names,
             present on both sides. Integer keys of any width compare by value, ``String``,
             ``Categorical`` and ``Enum`` keys by their text; any other key dtype must be
             the same on both sides. A string key against an integer key is refused.
@@ -95,16 +96,19 @@ def pit_join(
 
     Raises:
         ConfigError: the input is wrong, nothing is joined: ``by`` is not a column name or
-            a non-empty list of names, or names a column twice; ``max_age`` is not a
-            duration or not positive; ``events`` or ``features`` is not one of the accepted
-            types; a column is missing (the side and the column are named); ``t0`` has a
-            NULL (the first row and the count are named); a ``by`` column's dtypes differ
-            between the sides beyond the rules above; ``t0``, ``ts`` or ``known_at`` is
-            not ``Date``/``Datetime``; ``ts`` or ``known_at`` is naive while ``t0`` is
-            tz-aware, or the other way round (the message says how to make it explicit
-            with ``dt.replace_time_zone``); ``created`` is not an integer or time type, or
-            is ``UInt64``; a feature column other than ``by`` has the name of an event
-            column (the join never renames or overwrites: rename one side first).
+            a non-empty list (any iterable) of names, or names a column twice; ``t0`` or
+            ``ts`` is not a column name, ``created`` or ``known_at`` neither a name nor
+            None; ``strict`` is not a bool; ``max_age`` is not a duration or not
+            positive; ``events`` or ``features`` is not one of the accepted types (a pandas
+            frame is accepted, converted with ``pl.from_pandas``); a column is missing (the
+            side and the column are named); ``t0`` has a NULL (the first row and the count
+            are named); a ``by`` column's dtypes differ between the sides beyond the rules
+            above; ``t0``, ``ts`` or ``known_at`` is not ``Date``/``Datetime``; ``ts`` or
+            ``known_at`` is naive while ``t0`` is tz-aware, or the other way round (the
+            message says how to make it explicit with ``dt.replace_time_zone``);
+            ``created`` is not an integer or time type, or is ``UInt64``; a feature column
+            other than ``by`` has the name of an event column (the join never renames or
+            overwrites: rename one side first).
         IntegrityError: a Snapshot's day read for the join does not match the hashes its
             manifest committed (tampered, corrupt or missing file).
 

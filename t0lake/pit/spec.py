@@ -9,7 +9,7 @@ checks live here, apart from loading and the numeric core, so each rule of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,7 +37,7 @@ class JoinSpec:
     @classmethod
     def parse(
         cls,
-        by: str | Sequence[str],
+        by: str | Iterable[str],
         t0: str,
         ts: str,
         created: str | None,
@@ -45,16 +45,23 @@ class JoinSpec:
         strict: bool,
         known_at: str | None,
     ) -> JoinSpec:
-        """The spec of ``pit_join``'s arguments: ``by`` as a list of distinct names and
-        ``max_age`` as a positive timedelta (ConfigError otherwise)."""
+        """The spec of ``pit_join``'s arguments: ``by`` as a list of distinct names,
+        ``t0`` and ``ts`` as names, ``created`` and ``known_at`` as names or None, ``max_age``
+        as a positive timedelta and ``strict`` as a bool (ConfigError otherwise)."""
+        if not isinstance(strict, bool):  # "no" is truthy: it would silently mean True
+            raise ConfigError(
+                f"strict must be True or False, got {strict!r}",
+                parameter="strict",
+                value=repr(strict),
+            )
         return cls(
             by=_by_list(by),
-            t0=t0,
-            ts=ts,
-            created=created,
+            t0=_name(t0, "t0", "the events' time column"),
+            ts=_name(ts, "ts", "the features' time column"),
+            created=None if created is None else _name(created, "created", "a tie-breaker"),
             max_age=parse_positive_duration(max_age, "max_age") if max_age is not None else None,
             strict=strict,
-            known_at=known_at,
+            known_at=None if known_at is None else _name(known_at, "known_at", "a time column"),
         )
 
     def record(self) -> lineage.Record:
@@ -72,9 +79,24 @@ class JoinSpec:
         }
 
 
-def _by_list(by: str | Sequence[str]) -> list[str]:
-    keys = [by] if isinstance(by, str) else list(by)
-    if not keys or not all(isinstance(k, str) for k in keys):
+def _name(value: object, parameter: str, what: str) -> str:
+    """A column name given for ``parameter``; ConfigError for anything else (None, a list)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"{parameter} must be the name of a column ({what}), got {value!r}",
+            parameter=parameter,
+            value=repr(value),
+        )
+    return value
+
+
+def _by_list(by: str | Iterable[str]) -> list[str]:
+    """``by`` as a list: one name, or any iterable of names (a generator is read once)."""
+    try:
+        keys = [by] if isinstance(by, str) else list(by)
+    except TypeError:  # None, a number
+        keys = []
+    if not keys or not all(isinstance(k, str) and k for k in keys):
         raise ConfigError(
             "by must be a column name or a non-empty list of column names",
             parameter="by",

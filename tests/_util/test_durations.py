@@ -44,3 +44,50 @@ def test_positive_durations_refuse_zero_and_less(bad: str | timedelta) -> None:
     with pytest.raises(ConfigError, match="max_age must be positive"):
         parse_positive_duration(bad, "max_age")
     assert parse_positive_duration("1ms", "max_age") == timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "\u0663d",  # ARABIC-INDIC DIGIT THREE: \d takes it, int() reads it as 3
+        "\uff13d",  # FULLWIDTH DIGIT THREE
+        "3d\n",
+        "\t3d",
+        "1h\x0030m",
+        "1h\x1f30m",
+        "3\u00a0d",  # no-break space
+        "3\u017f",  # LATIN SMALL LETTER LONG S: 's' under a Unicode IGNORECASE
+    ],
+)
+def test_only_ascii_digits_units_and_spaces(bad: str) -> None:
+    with pytest.raises(ConfigError, match="embargo must be a duration") as info:
+        parse_duration(bad, "embargo")
+    assert info.value.context == {"parameter": "embargo", "value": bad}
+
+
+@pytest.mark.parametrize(
+    ("bad", "bare"),
+    [
+        ("1000000000d", None),  # timedelta's OverflowError before
+        ("36526d", None),
+        ("5219w", None),
+        ("1" * 400 + "s", None),  # a float of it is inf
+        ("876601h", None),
+        (timedelta(days=36526), None),
+        (-timedelta(days=36526), None),
+        (10**12, timedelta(days=1)),  # OverflowError before
+        pytest.param(10**400, timedelta(milliseconds=1), id="400-digit-int"),  # no float holds it
+        (36526, timedelta(days=1)),
+    ],
+)
+def test_durations_longer_than_100_years_are_refused(bad: object, bare: timedelta | None) -> None:
+    with pytest.raises(ConfigError, match=r"max_age must be at most 100 years \(36525d\)") as info:
+        parse_duration(bad, "max_age", bare=bare)  # type: ignore[arg-type]
+    assert info.value.context["parameter"] == "max_age"
+
+
+def test_100_years_is_the_longest_duration() -> None:
+    assert parse_duration("36525d", "x") == timedelta(days=36525)
+    assert parse_duration("100000h", "x") == timedelta(hours=100000)
+    assert parse_duration(36525, "x", bare=timedelta(days=1)) == timedelta(days=36525)
+    assert parse_positive_duration(timedelta(days=36525), "x") == timedelta(days=36525)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ from t0lake.lake.layout import data_path
 from t0lake.lake.manifest import DayEntry, FileEntry
 from t0lake.lake.storage import open_storage
 from t0lake.lake.writer import write_parquet
+from tests.lake.synth import EP as SYN
+from tests.lake.synth import day_table, export_days
 from tests.lakecases import (
     DAYS,
     EP,
@@ -221,3 +224,108 @@ def test_a_file_of_several_days_proves_and_returns_only_the_days_asked(lake_dir:
     with pytest.raises(t0lake.IntegrityError) as info:
         snap.read("2026-05-02", "2026-05-03")
     assert info.value.context["day"] == "2026-05-03" and info.value.context["column"] == "x"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _synthetic_lake(root: Path) -> str:
+    """Snapshots 1 and 2 of the synthetic entrypoint, one day each (no Postgres needed)."""
+    storage = open_storage(str(root))
+    for day in (date(2026, 5, 1), date(2026, 5, 2)):
+        export_days(storage, {day: day_table(day, 4)})
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["abc", "1.9", " 1", "\u0661", "", float("nan"), 1.9, 1.0, [], [1], True, False],
+)
+def test_a_snapshot_id_is_a_whole_number(tmp_path: Path, bad: object) -> None:
+    lake = t0lake.open(_synthetic_lake(tmp_path / "lake"))
+    with pytest.raises(t0lake.ConfigError, match="a snapshot id is a whole number") as info:
+        lake.snapshot(SYN, bad)  # type: ignore[arg-type]
+    assert type(info.value) is t0lake.ConfigError  # not "no such snapshot": bad input
+    assert info.value.context["parameter"] == "snapshot_id"
+    with pytest.raises(t0lake.ConfigError, match="a snapshot id is a whole number"):
+        t0lake.pin(str(tmp_path / "lake"), SYN, bad, "keep")  # type: ignore[arg-type]
+    assert lake.snapshot(SYN).manifest.pins == {}  # nothing pinned
+
+
+def test_snapshot_ids_as_ints_and_digit_strings_still_work(tmp_path: Path) -> None:
+    import numpy as np
+
+    lake = t0lake.open(_synthetic_lake(tmp_path / "lake"))
+    assert [lake.snapshot(SYN, i).snapshot_id for i in (1, "1", np.int64(1), 2, "2")] == [
+        1,
+        1,
+        1,
+        2,
+        2,
+    ]
+    with pytest.raises(t0lake.SnapshotNotFoundError, match="start at 1"):
+        lake.snapshot(SYN, 0)
+
+
+def test_stray_entries_in_the_lake_root_are_not_entrypoints(tmp_path: Path) -> None:
+    root = Path(_synthetic_lake(tmp_path / "lake"))
+    (root / "README.md").write_text("what this lake is\n")
+    (root / "notes.txt").write_text("a file named like schema.view\n")
+    (root / "other.dir").mkdir()
+    (root / "other.dir" / "_manifests").write_text("not a directory either\n")
+    (root / ".DS_Store").write_bytes(b"\0")
+    assert t0lake.open(str(root)).entrypoints() == [SYN]
+
+
+def test_columns_may_be_any_iterable_of_names(tmp_path: Path) -> None:
+    snap = t0lake.open(_synthetic_lake(tmp_path / "lake")).snapshot(SYN)
+    frame = snap.read(columns=(c for c in ["id", "x"]))
+    assert frame.columns == ["id", "x"] and frame.height == 8
+    record = t0lake.frame_fingerprint(frame).record
+    assert record["columns"] == ["id", "x"]
+    assert snap.to_arrow(columns=iter(["s"])).column_names == ["s"]
+    assert snap.scan(columns=(c for c in ["d"])).collect().columns == ["d"]
+    filtered = snap.read(filters=(e for e in [pl.col("id") < 2]))
+    assert filtered.height == 4
+    assert t0lake.frame_fingerprint(filtered).record["filters"] != []
+    for bad in (5, "id"):
+        with pytest.raises(t0lake.ConfigError, match="columns must be a list"):
+            snap.read(columns=bad)  # type: ignore[arg-type]
+
+
+def _unreadable(path: Path, how: str) -> None:
+    path.unlink()
+    if how == "directory":
+        path.mkdir()  # IsADirectoryError
+    else:
+        path.symlink_to(path.name)  # a symlink to itself: OSError ELOOP, even for root
+
+
+@pytest.mark.parametrize("how", ["directory", "symlink loop"])
+def test_verify_reports_an_unreadable_file_as_a_failed_proof(tmp_path: Path, how: str) -> None:
+    root = Path(_synthetic_lake(tmp_path / "lake"))
+    snap = t0lake.open(str(root)).snapshot(SYN)
+    bad, good = sorted(root.glob(f"{SYN}/tier=hot/day=*/*.parquet"))
+    _unreadable(bad, how)
+    with pytest.raises(t0lake.IntegrityError) as info:
+        snap.verify()
+    (problem,) = info.value.context["problems"]
+    assert problem["error"] == "IntegrityError" and "cannot be read" in problem["message"]
+    assert problem["file"] == str(bad.relative_to(root)) and problem["days"] == ["2026-05-01"]
+    assert str(root) not in problem["message"]  # the lake-relative path, as reads name it
+    with pytest.raises(t0lake.IntegrityError):
+        snap.read("2026-05-01", "2026-05-01")  # a read refuses it the same way
+    assert snap.read("2026-05-02", "2026-05-02").height == 4
+    assert good.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
+def test_verify_reports_a_file_without_read_permission(tmp_path: Path) -> None:
+    root = Path(_synthetic_lake(tmp_path / "lake"))
+    bad = sorted(root.glob(f"{SYN}/tier=hot/day=*/*.parquet"))[0]
+    bad.chmod(0)
+    try:
+        with pytest.raises(t0lake.IntegrityError, match="PermissionError"):
+            t0lake.open(str(root)).snapshot(SYN).verify()
+    finally:
+        bad.chmod(0o644)

@@ -208,6 +208,38 @@ def test_sql_refuses_what_it_cannot_hash(
         pg.sql_dataset_hash(conn, query, key)
 
 
+@pytest.mark.parametrize(
+    ("query", "sqlstate", "message"),
+    [
+        ("SELEC", "42601", "syntax error"),
+        ("SELECT 1 AS id FROM no_such_table", "42P01", "no_such_table"),
+        ("SELECT nope AS id", "42703", "nope"),
+        ("SELECT 1 / 0 AS id", "22012", "division by zero"),
+        ("SELECT (SELECT g FROM generate_series(1, 2) g) AS id", "21000", "more than one row"),
+    ],
+)
+def test_a_query_postgres_cannot_run_is_a_config_error_with_its_message(
+    pg_dsn: str, query: str, sqlstate: str, message: str
+) -> None:
+    with pg.connect(pg_dsn) as c:
+        with pytest.raises(ConfigError, match="PostgreSQL cannot run the query") as info:
+            pg.sql_dataset_hash(c, query, ["id"])
+        assert message in info.value.message
+        assert info.value.context == {"parameter": "query", "sqlstate": sqlstate}
+    with pg.connect(pg_dsn) as c, pytest.raises(ConfigError, match=message):
+        pg.sql_column_hashes(c, query, ["id"])
+
+
+def test_a_write_in_the_read_only_hash_is_a_config_error(fresh_dsn: str) -> None:
+    with pg.connect(fresh_dsn, autocommit=True) as c:
+        c.execute("CREATE SEQUENCE s")
+    with pg.connect(fresh_dsn) as c:
+        c.execute("SET TRANSACTION READ ONLY")
+        with pytest.raises(ConfigError, match="read-only transaction") as info:
+            pg.sql_dataset_hash(c, "SELECT nextval('s') AS id", ["id"])
+        assert info.value.context["sqlstate"] == "25006"
+
+
 def test_sql_hash_runs_in_a_read_only_transaction(pg_dsn: str) -> None:
     with pg.connect(pg_dsn) as c:
         c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

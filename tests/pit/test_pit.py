@@ -288,6 +288,52 @@ def test_bad_input_names_the_column(
     assert repr(column) in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"by": None}, "by"),
+        ({"by": 5}, "by"),
+        ({"by": [None]}, "by"),
+        ({"by": ""}, "by"),
+        ({"t0": None}, "t0"),
+        ({"t0": ["t0"]}, "t0"),
+        ({"ts": None}, "ts"),
+        ({"ts": ""}, "ts"),
+        ({"created": 1}, "created"),
+        ({"known_at": ["k"]}, "known_at"),
+        ({"strict": "no"}, "strict"),  # a truthy string: it meant strict=True
+        ({"strict": 0}, "strict"),
+        ({"strict": None}, "strict"),
+    ],
+)
+def test_bad_arguments_are_config_errors_naming_the_parameter(
+    kwargs: dict[str, Any], parameter: str
+) -> None:
+    ev = pl.DataFrame({"id": [1], "t0": [_at(5)]})
+    ft = pl.DataFrame({"id": [1], "ts": [_at(1)], "x": [1]})
+    args: dict[str, Any] = {"by": "id", "t0": "t0", "ts": "ts", **kwargs}
+    with pytest.raises(ConfigError) as info:
+        t0lake.pit_join(ev, ft, **args)
+    assert info.value.context["parameter"] == parameter
+    assert info.value.message.startswith(f"{parameter} must be")
+
+
+def test_by_may_be_any_iterable_of_names() -> None:
+    ev = pl.DataFrame({"id": [1], "t0": [_at(5)]})
+    ft = pl.DataFrame({"id": [1], "ts": [_at(1)], "x": [7]})
+    joined = t0lake.pit_join(ev, ft, (k for k in ["id"]), "t0", "ts")
+    assert joined["x"].to_list() == [7]
+
+
+def test_an_integer_t0_is_refused_for_frames_and_snapshots(lake: str) -> None:
+    ev = pl.DataFrame({"grp": ["alpha"], "id": [4], "n": [3]})
+    snap = t0lake.open(lake).snapshot(EP)
+    for features in (snap, snap.read()):
+        with pytest.raises(ConfigError, match="must be Date or Datetime") as info:
+            t0lake.pit_join(ev, features, ["grp", "id"], "n", "ts")
+        assert info.value.context["column"] == "n"
+
+
 def test_null_t0_is_refused_with_its_row() -> None:
     ev = pl.DataFrame({"id": [1, 1, 1], "t0": [BASE, None, None]})
     ft = pl.DataFrame({"id": [1], "ts": [BASE]})

@@ -20,7 +20,7 @@ from t0lake.lake.commit import commit
 from t0lake.lake.layout import manifest_path
 from t0lake.lake.manifest import Manifest
 from t0lake.lake.operations.history import Expire, Pin, Unpin, check_pin_name
-from t0lake.lake.snapshot import Lake
+from t0lake.lake.snapshot import Lake, check_snapshot_id
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
 
 __all__ = ["ExpireResult", "expire", "pin", "unpin"]
@@ -40,16 +40,18 @@ def pin(
     """Pin ``snapshot_id`` under ``name``: ``expire`` never drops a pinned snapshot, so time
     travel to it (and vacuum's keeping of its files) lasts until it is unpinned."""
     check_pin_name(name)
+    snapshot_id = check_snapshot_id(snapshot_id, entrypoint)
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()
     latest = _head(storage, entrypoint)
     retained = frozenset(log.retained(storage, entrypoint, latest))
-    new = commit(storage, entrypoint, Pin(name, int(snapshot_id), retained))
+    new = commit(storage, entrypoint, Pin(name, snapshot_id, retained))
     final = new or log.head(storage, entrypoint)
     assert final is not None
     return {
         "entrypoint": entrypoint,
         "pin": name,
-        "snapshot_id": int(snapshot_id),
+        "snapshot_id": snapshot_id,
         "committed": new is not None,
         "head": final.snapshot_id,
         "pins": dict(final.pins),
@@ -62,6 +64,7 @@ def unpin(
     """Remove the pin ``name``; the snapshot it named may then be expired."""
     check_pin_name(name)
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()
     _head(storage, entrypoint)
     new = commit(storage, entrypoint, Unpin(name))
     assert new is not None
@@ -121,6 +124,7 @@ def expire(
         age = parse_duration(older_than, "older_than", bare=timedelta(days=1))
         cutoff = _aware(now or datetime.now(UTC)) - age
     storage = open_storage(lake_url, storage_options)
+    storage.check_commits()
     names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
     return [_expire_one(storage, name, keep_last, cutoff) for name in names]
 
