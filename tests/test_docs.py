@@ -5,8 +5,14 @@ and the README and docs link only to files inside the repository."""
 from __future__ import annotations
 
 import ast
+import itertools
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -382,6 +388,8 @@ def _documented_invocations() -> list[tuple[str, list[str]]]:
             for line in block.replace("\\\n", " ").splitlines():
                 for part in line.split("&&"):
                     words = shlex.split(part.split("#", 1)[0])
+                    if words[:1] == [".venv/bin/t0lake"]:  # the README's form after install
+                        words[0] = "t0lake"
                     if words[:1] == ["t0lake"]:
                         found.append((path.name, words[1:]))
     return found
@@ -393,10 +401,104 @@ def test_the_runbook_scan_finds_the_commands() -> None:
 
 
 @pytest.mark.parametrize("where_words", _documented_invocations(), ids=lambda w: " ".join(w[1]))
-def test_every_documented_invocation_parses(where_words: tuple[str, list[str]]) -> None:
-    """Each command line the docs show is accepted by the command's parser as written."""
+def test_every_documented_invocation_parses(
+    where_words: tuple[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command line the docs show is accepted by the command's parser as written (the
+    files it reads with `--file`, made earlier in the docs' flow, exist here empty)."""
     where, words = where_words
+    if words[0].startswith("-"):  # `t0lake --help`: an option of the group itself
+        assert words[0] in {n for p in cli.params for n in p.opts} | {"--help", "-h"}
+        return
+    monkeypatch.chdir(tmp_path)
+    for option, value in itertools.pairwise(words):
+        if option == "--file":
+            (tmp_path / value).touch()
     command = COMMANDS.get(words[0])
     assert command is not None, f"{where}: no command {words[0]!r}"
     context = command.make_context(words[0], list(words[1:]), resilient_parsing=False)
     assert context.params is not None
+
+
+def test_the_scan_finds_the_readme_lines_of_the_installed_command() -> None:
+    readme = [words[0] for where, words in _documented_invocations() if where == "README.md"]
+    assert {"db", "certify", "export", "scan", "hash", "verify"} <= set(readme)
+
+
+# --------------------------------------------------------------------------- README quick start
+
+QUICK_START = "From nothing to a verified scan"
+STEP = re.compile(r"^__STEP__ (\d+) (\d+) (.*)$")
+
+
+def _quick_start() -> list[str]:
+    """The commands of the README's quick start, one per line as bash joins them."""
+    blocks = SHELL_BLOCK.findall(_section(_read(ROOT / "README.md"), QUICK_START))
+    assert len(blocks) == 1, f"README.md: one bash block under '{QUICK_START}'"
+    return [line for line in blocks[0].replace("\\\n", "").splitlines() if line.strip()]
+
+
+def test_the_readme_quick_start_runs_as_pasted() -> None:
+    """Every line of the quick start, in order, in one bash, from an empty directory: each
+    exits 0, the server it starts is reached through the exported DSN, the scanned extract
+    hashes like the same rows in PostgreSQL, and `db down` leaves nothing behind. Only
+    `make install` is not re-run: this test runs in the environment it made."""
+    commands = _quick_start()
+    assert commands[0].split("#")[0].split() == ["make", "install"]
+    assert (ROOT / ".venv" / "bin" / "t0lake").exists()
+    work = Path(tempfile.mkdtemp(prefix="t0lake-readme-"))
+    work.chmod(0o755)  # db up's default directory under root is $TMPDIR/t0lake-db
+    try:
+        (work / ".venv").symlink_to(ROOT / ".venv")
+        script = "".join(
+            f'{command}\nrc=$?; echo "__STEP__ {i} $rc ${{T0LAKE_PG_DSN-unset}}"; '
+            f"[ $rc -eq 0 ] || exit $rc\n"
+            for i, command in enumerate(commands[1:], start=1)
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("T0LAKE_")}
+        env.update(TMPDIR=str(work), XDG_CACHE_HOME=str(work / "cache"), HOME=str(work))
+        started = time.monotonic()
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        steps: dict[int, tuple[int, str, list[str]]] = {}
+        output: list[str] = []
+        for line in done.stdout.splitlines():
+            match = STEP.match(line)
+            if match is None:
+                output.append(line)
+                continue
+            steps[int(match[1])] = (int(match[2]), match[3], output)
+            output = []
+        failed = [(commands[i], rc) for i, (rc, _, _) in steps.items() if rc != 0]
+        assert not failed and done.returncode == 0, (failed, done.stderr[-2000:])
+        assert sorted(steps) == list(range(1, len(commands))), done.stderr[-2000:]
+
+        by_command = {i: commands[i].split("#")[0].split()[:3] for i in steps}
+        up = next(i for i in steps if "t0lake db up" in commands[i])
+        assert steps[up][1].startswith("host=127.0.0.1 port=")  # the eval set the DSN
+        assert "error" not in done.stderr.lower(), done.stderr[-2000:]
+        hashes = [steps[i][2] for i, c in by_command.items() if c[1:2] == ["hash"]]
+        assert len(hashes) == 2 and hashes[0] == hashes[1]
+        assert re.fullmatch(r"[0-9a-f]{64}", hashes[0][0])
+        assert (work / "week.parquet").exists()
+        assert steps[max(steps)][1] == "unset"  # db down unset the variable
+        assert not (work / "cache" / "t0lake" / "db").exists()
+        assert not (work / "t0lake-db").exists()
+        assert seconds < 60, f"the quick start took {seconds:.0f}s (about 20s unloaded)"
+    finally:
+        for where in (work / "cache" / "t0lake" / "db", work / "t0lake-db"):
+            if where.exists():
+                subprocess.run(
+                    [str(ROOT / ".venv" / "bin" / "t0lake"), "db", "down", "--dir", str(where)],
+                    capture_output=True,
+                    check=False,
+                )
+        shutil.rmtree(work, ignore_errors=True)

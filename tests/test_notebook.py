@@ -21,7 +21,9 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 @pytest.fixture
 def certified_dsn(examples_dsn: str) -> str:
-    """The example stores, the trainer-derived store certified."""
+    """The example stores with the demo's planted posts, the trainer-derived store
+    certified: what the notebook sets up when it starts its own server."""
+    demo.plant_signal(examples_dsn)
     t0lake.certify(examples_dsn, demo.ENTRYPOINT, check_days=3)
     return examples_dsn
 
@@ -54,9 +56,13 @@ def test_python3_kernel_is_this_venv_interpreter() -> None:
 def test_backtest_notebook_runs_against_postgres_and_a_new_lake(
     certified_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = tmp_path / "lake"
+    # no T0LAKE_LAKE: the notebook makes a temporary lake (under this TMPDIR) and must
+    # remove it in its last cell
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     monkeypatch.setenv("T0LAKE_PG_DSN", certified_dsn)
-    monkeypatch.setenv("T0LAKE_LAKE", str(lake))
+    monkeypatch.delenv("T0LAKE_LAKE", raising=False)
+    monkeypatch.setenv("TMPDIR", str(temp))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         nb,
@@ -70,9 +76,13 @@ def test_backtest_notebook_runs_against_postgres_and_a_new_lake(
     assert not [o for o in outputs if o.get("output_type") == "error"]
     lines = _text(nb)
 
-    # the lake was empty and now holds the exported snapshot
-    assert (lake / demo.ENTRYPOINT / "_manifests" / "00000001.json").exists()
+    # the lake was a new temporary directory, held the exported snapshot, and is gone
+    [lake_line] = [line for line in lines if line.startswith("lake: ")]
+    lake = Path(lake_line.removeprefix("lake: "))
+    assert lake.parent == temp and lake.name.startswith("t0lake-notebook-")
     assert any(line.startswith("snapshot 1: 20 days written") for line in lines)
+    assert "cleaned up: - lake" in lines
+    assert not lake.exists() and list(temp.iterdir()) == []
 
     # one metric and one fingerprint per split of the task
     n_splits = len(demo.task_splits(demo.Task()))
@@ -95,6 +105,16 @@ def test_backtest_notebook_runs_against_postgres_and_a_new_lake(
     text = "\n".join(lines)
     assert '"snapshot_id": 1' in text and '"verified": true' in text
     assert '"2026-01-01"' in text and '"2026-01-05"' in text and '"2026-01-06"' not in text
+
+    # the planted signal: an honest skill in every split, and the leaky join's inflated one
+    leaks = [line for line in lines if line.startswith("LEAK ")]
+    assert len(leaks) == n_splits
+    for leak in leaks:
+        honest, leaky, known = (
+            float(re.search(rf"{k}=([+-][0-9.]+)", leak)[1])  # type: ignore[index]
+            for k in ("t0lake", "leaky", "known_at")
+        )
+        assert 0 < honest < leaky and abs(known - honest) < 0.05
 
     # the plot of the per-split metric
     assert any("image/png" in o.get("data", {}) for o in outputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,7 +25,7 @@ __all__ = ["certify_command", "db", "hash_command", "status"]
 
 @click.group()
 def db() -> None:
-    """Set up the t0lake objects in PostgreSQL."""
+    """Set up the t0lake objects in PostgreSQL; start and stop a throwaway server."""
 
 
 @db.command("init")
@@ -48,6 +50,71 @@ def _render_init(console: Console, result: dict[str, Any]) -> None:
     if len(files) < len(result["applied"]):
         line += "; the t0lake_hash extension (C column digests) is in place"
     console.print(line)
+
+
+@db.command("up")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Where the cluster lives (default ~/.cache/t0lake/db; as root $TMPDIR/t0lake-db).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="TCP port on 127.0.0.1 (default: a free one; a restart keeps the last one).",
+)
+@common
+def db_up(out: Output, directory: str | None, port: int | None) -> None:
+    """Start a throwaway PostgreSQL for trying the CLI (initdb + start in DIR; it keeps
+    running after this command) and print the line that points the CLI at it:
+    eval "$(t0lake db up)". It holds an empty database `t0lake`: run `t0lake db init
+    --examples` next. Already running in DIR: says so and prints the same line. Stop it
+    and delete DIR with `t0lake db down`."""
+    from t0lake.testing.postgres import SandboxPostgres
+
+    sandbox = SandboxPostgres(Path(directory) if directory else SandboxPostgres.default_directory())
+    state = sandbox.up(port)
+    result = state.to_dict()
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        if r["started"]:
+            note = f"PostgreSQL started in {r['dir']} on 127.0.0.1:{r['port']}"
+        else:
+            note = f"PostgreSQL already runs in {r['dir']} on 127.0.0.1:{r['port']}"
+        click.echo(f"t0lake: {note}; stop it with: t0lake db down", err=True)
+        click.echo(f"export T0LAKE_PG_DSN={shlex.quote(r['dsn'])}")  # stdout: eval-able
+
+    out.emit(result, render)
+
+
+@db.command("down")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="The directory of `t0lake db up` (default: its default).",
+)
+@common
+def db_down(out: Output, directory: str | None) -> None:
+    """Stop the PostgreSQL of `t0lake db up` and delete its directory (and its data). When
+    none is there, says so and exits 0. Only a directory `db up` made is ever deleted."""
+    from t0lake.testing.postgres import SandboxPostgres
+
+    sandbox = SandboxPostgres(Path(directory) if directory else SandboxPostgres.default_directory())
+    result = {"dir": str(sandbox.directory), "outcome": sandbox.down()}
+
+    def render(console: Console, r: dict[str, Any]) -> None:
+        if r["outcome"] == "absent":
+            click.echo(f"t0lake: no t0lake database in {r['dir']}: nothing to stop", err=True)
+            return
+        what = "stopped PostgreSQL and deleted" if r["outcome"] == "stopped" else "deleted"
+        click.echo(f"t0lake: {what} {r['dir']}", err=True)
+        click.echo("unset T0LAKE_PG_DSN")  # stdout: eval "$(t0lake db down)" forgets it
+
+    out.emit(result, render)
 
 
 # --------------------------------------------------------------------------- status

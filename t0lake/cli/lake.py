@@ -103,6 +103,27 @@ def export_command(
         )
         if r["days_drifted"]:
             console.print(f"drift recorded on: {', '.join(r['days_drifted'])}")
+        views = r.get("materialized_views") or []
+        if not r["committed"] and views:
+            console.print(
+                f"{r['entrypoint']} reads materialized view(s) {', '.join(views)}: changed "
+                "inputs show only after "
+                + "; ".join(f"REFRESH MATERIALIZED VIEW {v}" for v in views)
+            )
+        for path, problem in r.get("damaged_files", {}).items():
+            console.print(f"damaged file {path} ({problem}): export its days to repair it")
+        if r.get("days_repaired"):
+            console.print(f"rewritten over a damaged file: {', '.join(r['days_repaired'])}")
+        if r.get("days_superseded"):
+            console.print(
+                "kept the newer rows another export committed meanwhile for: "
+                + ", ".join(r["days_superseded"])
+            )
+        if not r.get("registered", True):
+            console.print(
+                f"warning: snapshot {r['snapshot_id']} is in the lake but not registered in "
+                f"audit.t0_export_registry ({r['registry_error']}); the next export registers it"
+            )
 
     out.emit(result.to_dict(), render)
 
@@ -259,6 +280,8 @@ def scan_command(
     suffix = Path(out_path).suffix.lower() if out_path else None
     if suffix not in (None, ".parquet", ".csv"):
         raise ConfigError(f"--out must end in .parquet or .csv, got {out_path!r}")
+    if out_path is not None and "://" not in out_path:
+        _check_extract_dir(out_path)  # before the lake is read: a typo costs nothing
     names = None
     if columns is not None:
         names = [c.strip() for c in columns.split(",") if c.strip()]
@@ -336,10 +359,30 @@ def _write_extract(out_path: str, data: bytes, storage_options: dict[str, str]) 
             ) from exc
         return out_path
     target = Path(out_path)
+    _check_extract_dir(out_path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:  # no permission, disk full: nothing is left behind
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write the extract to {out_path}: {exc.strerror or exc}", path=out_path
+        ) from exc
     return str(target)
+
+
+def _check_extract_dir(out_path: str) -> None:
+    """ConfigError unless the directory of a local ``--out`` exists: t0lake never creates
+    directories for an extract, so a typo in the path is not a new tree."""
+    parent = Path(out_path).parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise ConfigError(
+            f"--out {out_path}: the directory {parent} {what}; create it first or pass a "
+            "file in an existing directory",
+            path=out_path,
+        )
 
 
 def _csv_ready(frame: Any) -> Any:
