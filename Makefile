@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen --no-python-downloads
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install native-hash test lint demo bench
+.PHONY: install native-hash test lint demo bench reliability
 
 install:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -39,3 +39,10 @@ bench: install
 	$(RUN) python benchmarks/bench_pit.py
 	$(RUN) python benchmarks/bench_online.py
 	$(RUN) python benchmarks/bench_compact.py
+
+# The hardening harness (docs/reliability.md): every operation killed at every storage I/O
+# step on local disk and S3, and a storm of writers and readers on one lake; <= 15 minutes
+# on 2 cores, against a throwaway PostgreSQL and a moto S3 server. Rewrites the tables of
+# docs/reliability.md. RELIABILITY_ARGS=--quick for a sample in a few minutes.
+reliability: install
+	$(RUN) python benchmarks/reliability.py $(RELIABILITY_ARGS)
