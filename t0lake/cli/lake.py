@@ -207,27 +207,50 @@ def entrypoints_command(out: Output, lake: str | None, storage_options: dict[str
 
 @click.command("verify")
 @click.argument("entrypoint", required=False)
+@click.option(
+    "--dsn",
+    envvar="T0LAKE_PG_DSN",
+    metavar="DSN",
+    help="Also hold the lake against audit.t0_export_registry in this PostgreSQL (env "
+    "T0LAKE_PG_DSN): a head older than, or other than, the registered snapshot fails.",
+)
 @lake_options
 @common
 def verify_command(
-    out: Output, entrypoint: str | None, lake: str | None, storage_options: dict[str, str]
+    out: Output,
+    entrypoint: str | None,
+    dsn: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
 ) -> None:
     """Recompute every hash of the latest snapshot of ENTRYPOINT (default: of every
     entrypoint in the lake): file checksums, row counts and each (day, column) content hash.
-    Exits 1 if anything differs from the manifests."""
+    With a DSN, the heads must also be the snapshots Postgres registered (a deleted newest
+    manifest leaves a sound chain that only the registry can tell from the real one).
+    Exits 1 if anything differs from the manifests or the registry."""
     from t0lake.errors import IntegrityError
+    from t0lake.exporter.registry import check_lake
     from t0lake.lake import open_lake
 
     opened = open_lake(require_lake(lake), storage_options)
     names = [entrypoint] if entrypoint else opened.entrypoints()
-    if not names:
-        raise ConfigError(f"no entrypoint has a snapshot in {opened.url}", lake=opened.url)
     checked, failed = [], []
+    registry: list[str] = []
+    if dsn:
+        try:
+            registry = check_lake(dsn, opened.storage, [entrypoint] if entrypoint else None)
+        except IntegrityError as exc:
+            failed.append(exc)
+    if not names and not failed:
+        raise ConfigError(f"no entrypoint has a snapshot in {opened.url}", lake=opened.url)
     for name in names:
         try:
             checked.append(opened.snapshot(name).verify())
         except IntegrityError as exc:
             failed.append(exc)
+    if registry:
+        for v in checked:
+            v["registry"] = "agrees" if v["entrypoint"] in registry else "not registered"
     if failed:
         problems = [p for exc in failed for p in exc.context.get("problems", [exc.to_dict()])]
         raise IntegrityError(
@@ -242,6 +265,7 @@ def verify_command(
             console.print(
                 f"{v['entrypoint']} snapshot {v['snapshot_id']}: OK, {v['files']} files, "
                 f"{v['days']} days, {v['columns']:,} day-columns, {v['rows']:,} rows"
+                + (f"; registry {v['registry']}" if "registry" in v else "")
             )
 
     out.emit({"lake": opened.url, "verified": checked}, render)

@@ -17,17 +17,18 @@ from t0lake import pg
 from t0lake.errors import ConfigError, IntegrityError
 from t0lake.lake import log
 from t0lake.lake.manifest import Manifest
-from t0lake.lake.storage import Storage
+from t0lake.lake.storage import LakeStorage, Storage
 
-__all__ = ["REGISTER_ATTEMPTS", "check_registry", "register"]
+__all__ = ["REGISTER_ATTEMPTS", "check_lake", "check_registry", "register"]
 
 REGISTER_ATTEMPTS = 3
 
 
 def check_registry(
     conn: pg.Connection, lake_url: str, entrypoint: str, head: Manifest | None
-) -> None:
-    """IntegrityError unless the registry's record of this lake agrees with its head."""
+) -> bool:
+    """IntegrityError unless the registry's record of this lake agrees with its head;
+    whether the registry holds anything of the entrypoint in this lake at all."""
     registered = pg.registered_snapshots(conn, lake_url, entrypoint)
     head_id = head.snapshot_id if head else 0
     lost = sorted(i for i in registered if i > head_id)
@@ -53,6 +54,25 @@ def check_registry(
             lake=lake_url,
             snapshot_id=head_id,
         )
+    return bool(registered)
+
+
+def check_lake(dsn: str, storage: LakeStorage, entrypoints: list[str] | None = None) -> list[str]:
+    """Hold a lake against what Postgres registered for it (``t0lake verify --dsn``): the
+    entrypoints the registry knows in this lake, or IntegrityError for the first whose head
+    is older than, or other than, the registered one (a deleted newest manifest leaves a
+    chain that is sound on its own; only the source of truth still knows the snapshot that
+    was committed). With ``entrypoints`` None, every entrypoint registered for the lake is
+    checked, so one whose manifests are all gone is found too."""
+    with pg.connect(dsn, autocommit=True) as conn:
+        names = list(entrypoints or [])
+        if entrypoints is None:
+            names = pg.registered_entrypoints(conn, storage.canonical_url)
+        return [
+            name
+            for name in names
+            if check_registry(conn, storage.canonical_url, name, log.head(storage, name))
+        ]
 
 
 def register(dsn: str, lake_url: str, storage: Storage, head: Manifest, cert_id: int) -> list[int]:

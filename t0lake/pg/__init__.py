@@ -42,7 +42,7 @@ from t0lake.pg.errors import (
 from t0lake.pg.hashes import sql_column_hashes, sql_dataset_hash
 from t0lake.pg.install import NATIVE_HASH_EXTENSION, SqlFile, apply_sql, sql_dir, sql_files
 from t0lake.pg.notify import IntegrityViolation, listen, notifications
-from t0lake.pg.registry import register_export, registered_snapshots
+from t0lake.pg.registry import register_export, registered_entrypoints, registered_snapshots
 from t0lake.pg.snapshots import begin_snapshot, join_snapshot, snapshot_position
 from t0lake.pg.status import server_status
 from t0lake.pg.types import ColumnSpec, arrow_schema, relation_columns
@@ -77,6 +77,7 @@ __all__ = [
     "notifications",
     "redact_dsn",
     "register_export",
+    "registered_entrypoints",
     "registered_snapshots",
     "relation_columns",
     "require_certified_strict",

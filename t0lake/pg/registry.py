@@ -14,7 +14,7 @@ from datetime import date
 
 import psycopg
 
-__all__ = ["register_export", "registered_snapshots"]
+__all__ = ["register_export", "registered_entrypoints", "registered_snapshots"]
 
 
 def registered_snapshots(
@@ -27,6 +27,16 @@ def registered_snapshots(
         (lake_url, entrypoint),
     ).fetchall()
     return {int(r[0]): str(r[1]) for r in rows}
+
+
+def registered_entrypoints(conn: psycopg.Connection, lake_url: str) -> list[str]:
+    """Every entrypoint the registry says was exported to one lake."""
+    rows = conn.execute(
+        "SELECT DISTINCT entrypoint FROM audit.t0_export_registry WHERE lake_url = %s"
+        " ORDER BY entrypoint",
+        (lake_url,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def register_export(

@@ -4,6 +4,8 @@ stays in step with the lake (issue 21: items 1, 2, 3 and 13)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -224,3 +226,33 @@ def test_a_failed_registration_does_not_hide_a_landed_commit(
     t0lake.export(store_dsn, EP, lake)
     assert sorted(_registry(store_dsn)) == [1]
     assert hashlib.sha256(b"").hexdigest() not in _registry(store_dsn).values()
+
+
+# --------------------------------------------------------------------------- verify --dsn
+
+
+def test_verify_with_a_dsn_refuses_a_lake_whose_newest_manifest_was_deleted(
+    store_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = str(tmp_path / "lake")
+    t0lake.export(store_dsn, EP, lake, end="2026-03-02")
+    t0lake.export(store_dsn, EP, lake)
+    assert main(["verify", "--lake", lake, "--dsn", store_dsn]) == 0
+    assert "registry agrees" in capsys.readouterr().out
+
+    (Path(lake) / manifest_path(EP, 2)).unlink()  # a rollback the chain alone cannot see
+    assert main(["verify", "--lake", lake]) == 0
+    capsys.readouterr()
+
+    assert main(["--json", "verify", "--lake", lake, "--dsn", store_dsn]) == 1
+    error = json.loads(capsys.readouterr().out)
+    assert error["error"] == "IntegrityError"
+    assert "registered in Postgres but gone" in error["message"]
+
+
+def test_verify_with_a_dsn_finds_an_entrypoint_whose_manifests_are_all_gone(
+    lake: str, store_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(Path(lake) / EP)
+    assert main(["verify", "--lake", lake, "--dsn", store_dsn]) == 1
+    assert "gone from the lake" in capsys.readouterr().err
