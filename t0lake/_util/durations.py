@@ -70,6 +70,12 @@ def parse_duration(
             parameter=parameter,
             value=str(value),
         )
+    if duration < 0:  # an age or a grace period is never negative
+        raise ConfigError(
+            f"{parameter} must not be negative, got {value!r}",
+            parameter=parameter,
+            value=str(value),
+        )
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int) and bare is not None:

@@ -117,7 +117,11 @@ def compact_command(
         if value is not None
     }
     if overrides:
-        names = [entrypoint] if entrypoint else open_lake(url, storage_options).entrypoints()
+        names = (
+            [entrypoint]
+            if entrypoint is not None
+            else open_lake(url, storage_options).entrypoints()
+        )
         results = [
             result
             for name in names

@@ -237,8 +237,11 @@ class Snapshot:
             explain_name="t0lake",
             explain_detail=f"{self.entrypoint} snapshot {self.snapshot_id}, {len(parts)} files",
         )
-        for expr in _filters(filters):
+        exprs = _filters(filters)
+        for expr in exprs:
             lazy = lazy.filter(expr)
+        if exprs:
+            _check_filters(lazy, exprs, self.entrypoint)
         return lazy
 
     def read(
@@ -253,7 +256,18 @@ class Snapshot:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
         columns, filters = _names(columns), _filters(filters)  # a generator is read once
-        frame = self.scan(start, end, columns, filters, verify=verify).collect()
+        lazy = self.scan(start, end, columns, filters, verify=verify)
+        try:
+            frame = lazy.collect()
+        except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+            if not filters:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(  # values a filter compares with the wrong type of literal
+                f"the filters {', '.join(str(e) for e in filters)} cannot be applied to "
+                f"{self.entrypoint}: {first}",
+                entrypoint=self.entrypoint,
+            ) from None
         remember_schema(frame, self.schema)  # so it hashes to the certified value
         return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
 
@@ -328,6 +342,22 @@ def _names(columns: Iterable[str] | None) -> list[str] | str | None:
         raise ConfigError(
             f"columns must be a list of column names, got {type(columns).__name__}",
             parameter="columns",
+        ) from None
+
+
+def _check_filters(lazy: pl.LazyFrame, exprs: list[pl.Expr], entrypoint: str) -> None:
+    """ConfigError now, before anything is read, for filters the columns cannot answer (an
+    unknown column, a predicate that is not boolean, types that do not compare): Polars
+    resolves the plan's schema without reading, and its own errors would otherwise surface
+    in the middle of a verified read."""
+    try:
+        lazy.collect_schema()
+    except (pl.exceptions.PolarsError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"the filters {', '.join(str(e) for e in exprs)} cannot be applied to "
+            f"{entrypoint}: {first}",
+            entrypoint=entrypoint,
         ) from None
 
 

@@ -41,9 +41,18 @@ def test_refusals_name_the_parameter(bad: object) -> None:
 
 @pytest.mark.parametrize("bad", ["0s", timedelta(0), timedelta(seconds=-1)])
 def test_positive_durations_refuse_zero_and_less(bad: str | timedelta) -> None:
-    with pytest.raises(ConfigError, match="max_age must be positive"):
+    with pytest.raises(ConfigError, match=r"max_age must (be positive|not be negative)"):
         parse_positive_duration(bad, "max_age")
     assert parse_positive_duration("1ms", "max_age") == timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize("bad", [timedelta(seconds=-1), -1])
+def test_no_duration_is_negative(bad: timedelta | int) -> None:
+    """An age or a grace period below zero would mean "in the future": expire's
+    ``older_than=-1`` used to be accepted."""
+    with pytest.raises(ConfigError, match="older_than must not be negative"):
+        parse_duration(bad, "older_than", bare=timedelta(days=1))
+    assert parse_duration(0, "older_than", bare=timedelta(days=1)) == timedelta(0)
 
 
 @pytest.mark.parametrize(

@@ -329,3 +329,24 @@ def test_verify_reports_a_file_without_read_permission(tmp_path: Path) -> None:
             t0lake.open(str(root)).snapshot(SYN).verify()
     finally:
         bad.chmod(0o644)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pl.col("nope") > 1,  # no such column: known before reading
+        pl.col("x") + 1,  # not a predicate
+        pl.col("s") > 1,  # a string compared with a number: known only while reading
+    ],
+    ids=["unknown-column", "not-boolean", "wrong-type"],
+)
+def test_a_filter_the_columns_cannot_answer_is_a_config_error(tmp_path: Path, bad: pl.Expr) -> None:
+    from t0lake.lake.storage import open_storage
+    from tests.lake.synth import EP as SYN
+    from tests.lake.synth import day_table, days, export_days
+
+    root = str(tmp_path / "lake")
+    export_days(open_storage(root), {d: day_table(d, 5) for d in days(date(2026, 2, 1), 2)})
+    with pytest.raises(t0lake.ConfigError, match="cannot be applied") as caught:
+        t0lake.open(root).snapshot(SYN).read(filters=bad)
+    assert caught.value.context["entrypoint"] == SYN

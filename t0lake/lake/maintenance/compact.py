@@ -290,7 +290,7 @@ def compact(
     day = require_day(as_of, "as_of")
     storage = open_storage(lake_url, storage_options)
     storage.check_commits()  # before any output file is written
-    names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
+    names = [check_name(entrypoint)] if entrypoint is not None else Lake(storage).entrypoints()
     pool = executor or ThreadPoolExecutor(
         max_workers=min(_DEFAULT_WORKERS, os.cpu_count() or 1), thread_name_prefix="t0lake"
     )

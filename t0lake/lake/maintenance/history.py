@@ -125,7 +125,7 @@ def expire(
         cutoff = _aware(now or datetime.now(UTC)) - age
     storage = open_storage(lake_url, storage_options)
     storage.check_commits()
-    names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
+    names = [check_name(entrypoint)] if entrypoint is not None else Lake(storage).entrypoints()
     return [_expire_one(storage, name, keep_last, cutoff) for name in names]
 
 

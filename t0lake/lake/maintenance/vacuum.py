@@ -83,7 +83,7 @@ def vacuum(
     if period < timedelta(0):
         raise ConfigError("grace must not be negative", parameter="grace", value=str(grace))
     storage = open_storage(lake_url, storage_options)
-    names = [check_name(entrypoint)] if entrypoint else Lake(storage).entrypoints()
+    names = [check_name(entrypoint)] if entrypoint is not None else Lake(storage).entrypoints()
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:  # a naive moment is UTC, as modification times are
         moment = moment.replace(tzinfo=UTC)

@@ -22,7 +22,7 @@ _PIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 def check_pin_name(name: str) -> str:
     """A pin name: letters, digits, ``_ . -`` (it names a tag in other catalogs too)."""
-    if not isinstance(name, str) or not _PIN_NAME.match(name):
+    if not isinstance(name, str) or not _PIN_NAME.fullmatch(name):
         raise ConfigError(
             f"pin name {name!r} must be 1-100 letters, digits, '_', '.' or '-', starting with "
             "a letter or digit",

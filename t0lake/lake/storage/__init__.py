@@ -48,6 +48,8 @@ def open_storage(
     """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("the lake URL is empty: pass --lake or set T0LAKE_LAKE")
+    if "\x00" in url:
+        raise ConfigError("the lake URL contains a NUL character", lake=url.replace("\x00", "\\0"))
     scheme = _ALMOST_URL.match(url)
     if scheme and not url.startswith(f"{scheme.group(1)}://"):
         raise ConfigError(
@@ -64,6 +66,8 @@ def open_storage(
         return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
     if {"s3", "s3a"} & set(protocols):
+        if not str(root).strip("/"):
+            raise ConfigError(f"the lake URL {url!r} names no bucket: s3://bucket/prefix", lake=url)
         storage = S3Storage(url=url, fs=fs, root=str(root), storage_options=options)
         if check:
             storage.check()

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-from t0lake.errors import CommitConflictError, StorageError
+from t0lake.errors import CommitConflictError, ConfigError, StorageError
 from t0lake.lake.storage.base import LakeStorage
 
 __all__ = ["TEMP_MARK", "LocalStorage", "fsync_dir"]
@@ -47,7 +47,13 @@ class LocalStorage(LakeStorage):
         return self.full(relative)
 
     def check_commits(self) -> None:
-        """Local disk commits by link(2): nothing to refuse."""
+        """Local disk commits by link(2); refused only when the lake root is a file (such
+        as ``/dev/null``), which no write below it could succeed in."""
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise ConfigError(
+                f"the lake {self.url} is a file, not a directory: pass a directory",
+                lake=self.url,
+            )
 
     @contextlib.contextmanager
     def _io(self, action: str, relative: str) -> Iterator[None]:

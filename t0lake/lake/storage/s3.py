@@ -74,7 +74,6 @@ class S3Storage(LakeStorage):
                 f"{relative} was committed by someone else", path=relative
             ) from None
         except Exception as exc:
-            self.fs.invalidate_cache(full)  # it may be there after all: never trust a listing
             if _lost_race(exc):
                 raise CommitConflictError(
                     f"{relative} was committed by someone else", path=relative
@@ -93,6 +92,10 @@ class S3Storage(LakeStorage):
                     path=relative,
                 ) from exc
             raise
+        finally:
+            # whatever happened, the object may be there now: a listing s3fs cached before
+            # the write must not answer the read-back that settles it ("not found")
+            self.fs.invalidate_cache(full)
 
     def check(self) -> None:
         """List the bucket once, so that a misconfiguration is a ConfigError saying what to

@@ -93,7 +93,7 @@ def test_unpinned_snapshots_can_then_be_expired(tmp_path: Path) -> None:
         t0lake.pin(root, EP, 2, "late")
 
 
-@pytest.mark.parametrize("name", ["", "../x", "a b", "-x", "x" * 101])
+@pytest.mark.parametrize("name", ["", "../x", "a b", "-x", "x" * 101, "release\n"])
 def test_pin_names_are_plain(tmp_path: Path, name: str) -> None:
     root = str(tmp_path / "lake")
     _history(root)
@@ -104,13 +104,37 @@ def test_pin_names_are_plain(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"keep_last": 1, "older_than": "1d"}, {"keep_last": 0}, {"older_than": "soon"}],
+    [
+        {},
+        {"keep_last": 1, "older_than": "1d"},
+        {"keep_last": 0},
+        {"older_than": "soon"},
+        {"older_than": -1},
+        {"older_than": timedelta(seconds=-1)},
+    ],
 )
 def test_bad_expire_arguments_write_nothing(tmp_path: Path, kwargs: dict[str, object]) -> None:
     root = str(tmp_path / "lake")
     _history(root)
     with pytest.raises(t0lake.ConfigError):
         t0lake.expire(root, EP, **kwargs)  # type: ignore[arg-type]
+    assert log.snapshot_ids(open_storage(root), EP) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("entrypoint", ["", "0"])
+def test_an_empty_entrypoint_name_is_refused_not_taken_for_every_one(
+    tmp_path: Path, entrypoint: str
+) -> None:
+    """Only None means "every entrypoint": an empty name used to expire, compact and vacuum
+    them all."""
+    root = str(tmp_path / "lake")
+    _history(root)
+    with pytest.raises(t0lake.ConfigError, match=r"schema\.view"):
+        t0lake.expire(root, entrypoint, keep_last=1)
+    with pytest.raises(t0lake.ConfigError, match=r"schema\.view"):
+        t0lake.compact(root, as_of=AS_OF, entrypoint=entrypoint, progress=False)
+    with pytest.raises(t0lake.ConfigError, match=r"schema\.view"):
+        t0lake.vacuum(root, entrypoint, grace=0)
     assert log.snapshot_ids(open_storage(root), EP) == [1, 2, 3, 4]
 
 

@@ -93,3 +93,23 @@ def test_scan_writes_an_extract_to_s3(
     assert json.loads(capsys.readouterr().out)["out"] == out
     with s3fs.S3FileSystem(**s3_options).open(out, "rb") as fh:
         assert pq.read_table(fh).num_rows == 8
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [("lake\x00x", "NUL"), ("s3://", "names no bucket"), ("s3:////", "names no bucket")],
+)
+def test_urls_naming_nothing_are_config_errors(url: str, match: str) -> None:
+    with pytest.raises(t0lake.ConfigError, match=match):
+        open_storage(url)
+
+
+def test_a_lake_that_is_a_file_cannot_be_written(tmp_path: Path) -> None:
+    """``/dev/null`` or a regular file as the lake: refused before any write, not a
+    NotADirectoryError in the middle of one."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a lake")
+    for root in (str(plain), "/dev/null"):
+        with pytest.raises(t0lake.ConfigError, match="is a file, not a directory"):
+            open_storage(root).check_commits()
+    assert plain.read_text() == "not a lake"

@@ -76,6 +76,22 @@ def test_a_commit_that_landed_but_lost_its_response_is_ours(
     assert _manifest_puts(proxy) == [DROP_RESPONSE, FORWARDED]  # the second one met 412
 
 
+def test_a_landed_commit_on_top_of_a_head_is_ours_despite_the_cached_listing(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    """The same on a lake that already has a snapshot: reading the head cached the listing
+    of ``_manifests/`` (without number 2) in s3fs, and the read-back that settles the 412
+    must not be answered "not found" from that cache (it was, before the write invalidated
+    it: the export said "nothing to commit" over its own landed snapshot)."""
+    storage = _storage(proxy, s3_bucket)
+    export_days(storage, TABLES)
+    proxy.add_rule(DROP_RESPONSE, method="PUT", path=rf"/{EP}/_manifests/00000002\.json$")
+    later = {date(2026, 1, 2): day_table(date(2026, 1, 2), 4)}
+    committed = export_days(storage, later)
+    assert committed is not None and committed.snapshot_id == 2
+    assert log.load(storage, EP, 2).sha256 == committed.sha256
+
+
 def test_a_commit_whose_every_answer_is_lost_is_settled_by_reading_back(
     proxy: S3FaultProxy, s3_bucket: str
 ) -> None:
