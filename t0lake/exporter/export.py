@@ -41,7 +41,7 @@ from t0lake.exporter.plan import judge, make_plan
 from t0lake.exporter.registry import check_registry, register
 from t0lake.exporter.tasks import DayTask, export_task, sql_hash_task
 from t0lake.lake import commit, log
-from t0lake.lake.filecheck import damaged_files
+from t0lake.lake.filecheck import damaged_files, inconsistent_days
 from t0lake.lake.manifest import FileEntry, Manifest, schema_to_b64
 from t0lake.lake.operations import ReplaceDays, check_compatible, committed_hashes
 from t0lake.lake.storage import Storage, check_name, open_storage
@@ -253,7 +253,9 @@ def _damaged(storage: Storage, head: Manifest | None, days: list[date]) -> dict[
     if head is None or not days:
         return {}
     held = head.days()
-    return damaged_files(storage, [held[d][0] for d in days])
+    files = {held[d][0].path for d in days}
+    lying = {p: why for p, why in inconsistent_days(head).items() if p in files}
+    return {**damaged_files(storage, [held[d][0] for d in days]), **lying}
 
 
 def _read_at(entry: FileEntry, position: dict[str, Any]) -> FileEntry:

@@ -259,7 +259,11 @@ class Snapshot:
         lazy = self.scan(start, end, columns, filters, verify=verify)
         try:
             frame = lazy.collect()
-        except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+        except (
+            pl.exceptions.ComputeError,
+            pl.exceptions.InvalidOperationError,
+            pl.exceptions.SchemaError,
+        ) as exc:
             if not filters:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

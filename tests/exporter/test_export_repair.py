@@ -256,3 +256,31 @@ def test_verify_with_a_dsn_finds_an_entrypoint_whose_manifests_are_all_gone(
     shutil.rmtree(Path(lake) / EP)
     assert main(["verify", "--lake", lake, "--dsn", store_dsn]) == 1
     assert "gone from the lake" in capsys.readouterr().err
+
+
+def test_a_resealed_manifest_with_a_forged_column_digest_is_repaired_not_built_upon(
+    lake: str, store_dsn: str
+) -> None:
+    """The head's checksum is valid and its files' bytes match, but one day's column digest
+    was changed: the digests no longer make the day's dataset hash. A re-export treats the
+    day as damaged and commits the true entry, so the head verifies again (it used to
+    commit on top of the lie, and the new head failed verify)."""
+    storage = open_storage(lake)
+    head = log.load(storage, EP, 1)
+    file, entry = head.days()[DAY]
+    forged_day = replace(entry, columns={**entry.columns, "score": "0" * 64})
+    forged_file = replace(file, days=(forged_day,))
+    files = tuple(forged_file if f.path == file.path else f for f in head.files)
+    forged = replace(head, files=files, sha256="").sealed()
+    storage.delete(manifest_path(EP, 1))
+    storage.put_if_absent(manifest_path(EP, 1), forged.to_bytes())
+    with pg.connect(store_dsn, autocommit=True) as conn:  # as if never registered
+        conn.execute("DELETE FROM audit.t0_export_registry")
+    with pytest.raises(IntegrityError):
+        t0lake.open(lake).snapshot(EP).verify()
+
+    result = t0lake.export(store_dsn, EP, lake)
+
+    assert result.committed and result.days_repaired == [DAY]
+    assert "column digests" in result.damaged_files[file.path]
+    assert t0lake.open(lake).snapshot(EP).verify()["files"] == 5

@@ -31,3 +31,20 @@ def test_only_the_damaged_files_are_named(tmp_path: Path) -> None:
     }
     assert damaged_files(storage, [sound]) == {}
     assert damaged_files(storage, []) == {}
+
+
+def test_a_day_whose_digests_do_not_make_its_hash_is_named(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from t0lake.lake.filecheck import inconsistent_days
+
+    storage = open_storage(str(tmp_path / "lake"))
+    head = export_days(storage, {d: day_table(d, 10) for d in days(date(2026, 5, 1), 3)})
+    assert head is not None and inconsistent_days(head) == {}
+    victim = sorted(head.files, key=lambda f: f.path)[1]
+    (day,) = victim.days
+    lying = replace(victim, days=(replace(day, columns={**day.columns, "x": "f" * 64}),))
+    forged = replace(head, files=tuple(lying if f is victim else f for f in head.files))
+    assert inconsistent_days(forged) == {
+        victim.path: f"day {day.day}: its column digests do not make its dataset hash"
+    }

@@ -21,7 +21,14 @@ import pyarrow as pa
 from t0lake._version import __version__
 from t0lake.errors import ConfigError
 from t0lake.lake.layout import Tier
-from t0lake.lake.manifest import FileEntry, Manifest, Operation, schema_hash, schema_to_b64
+from t0lake.lake.manifest import (
+    DayEntry,
+    FileEntry,
+    Manifest,
+    Operation,
+    schema_hash,
+    schema_to_b64,
+)
 
 __all__ = ["ReplaceDays", "check_compatible", "committed_hashes"]
 
@@ -75,9 +82,13 @@ class ReplaceDays:
         for entry in self.entries:
             day = entry.days[0].day
             holder = held[day][0] if day in held else None
-            if holder is not None and (holder.path, holder.sha256) == (entry.path, entry.sha256):
-                continue  # the same bytes are live (a damaged file was rewritten in place)
             damaged = holder is not None and holder.path in self.repair
+            if (
+                holder is not None
+                and (holder.path, holder.sha256) == (entry.path, entry.sha256)
+                and (not damaged or _facts(holder) == _facts(entry))
+            ):
+                continue  # the same bytes and facts are live (a file rewritten in place)
             if current.get(day) == entry.days[0].dataset_hash and not damaged:
                 continue  # someone committed the same content meanwhile
             if day in held and held[day][1].read_later_than(entry.days[0]):
@@ -113,6 +124,11 @@ class ReplaceDays:
             t0lake_version=__version__,
             **(head.carried() if head else {}),
         )
+
+
+def _facts(f: FileEntry) -> tuple[DayEntry, ...]:
+    """What a file's manifest entry says about its rows, whoever read them when."""
+    return tuple(replace(d, read_at=None) for d in f.days)
 
 
 def _without_day(f: FileEntry, day: date) -> FileEntry | None:

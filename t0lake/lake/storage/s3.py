@@ -24,6 +24,7 @@ from botocore.exceptions import (
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -134,6 +135,14 @@ class S3Storage(LakeStorage):
             raise ConfigError(
                 f"cannot reach S3 at {self._endpoint()}: check endpoint_url (or "
                 "AWS_ENDPOINT_URL) and the network",
+                lake=self.url,
+                bucket=bucket,
+            ) from None
+        except (ParamValidationError, ValueError, AttributeError) as exc:
+            # an invalid bucket name, an endpoint_url that is no URL, client_kwargs not a
+            # mapping: botocore refuses before any request (its message names no secret)
+            raise ConfigError(
+                f"S3 cannot use this lake URL or these storage options: {_first_line(exc)}",
                 lake=self.url,
                 bucket=bucket,
             ) from None

@@ -113,3 +113,18 @@ def test_a_lake_that_is_a_file_cannot_be_written(tmp_path: Path) -> None:
         with pytest.raises(t0lake.ConfigError, match="is a file, not a directory"):
             open_storage(root).check_commits()
     assert plain.read_text() == "not a lake"
+
+
+def test_options_or_bucket_names_s3_cannot_use_are_config_errors(
+    s3_bucket: str, s3_options: dict[str, object]
+) -> None:
+    """botocore refuses these before any request, with ValueError, AttributeError or its
+    ParamValidationError: each used to escape as an InternalError."""
+    cases = [
+        ("s3://\x91bad/lake", dict(s3_options)),
+        (f"s3://{s3_bucket}/lake", {**s3_options, "endpoint_url": "not a url"}),
+        (f"s3://{s3_bucket}/lake", {**s3_options, "client_kwargs": "x"}),
+    ]
+    for url, options in cases:
+        with pytest.raises(t0lake.ConfigError, match="S3 cannot use"):
+            open_storage(url, options)
