@@ -21,6 +21,7 @@ from t0lake.errors import (
     T0LakeError,
     T0ViolationError,
 )
+from t0lake.lake.storage.paths import check_name
 
 __all__ = [
     "MAX_CHECK_DAYS",
@@ -164,6 +165,7 @@ def certify(
     ``allow_drift`` None follows the declared policy; ``accept_changes`` recaptures the
     viewdef and checked-day baselines first, for use after a reviewed change.
     """
+    check_name(entrypoint)  # the spelling the lake accepts: one name per entrypoint
     if (
         isinstance(check_days, bool)
         or not isinstance(check_days, int)
@@ -190,6 +192,7 @@ def require_certified(
 ) -> CertResult:
     """Raise unless the entrypoint may be served now: certified, younger than ``max_age``,
     with its whole closure unchanged. Returns the certification that allows it."""
+    check_name(entrypoint)
     age = parse_max_age(max_age)
     with pg.connect(dsn) as conn:
         return check_certified(conn, entrypoint, age)

@@ -48,6 +48,10 @@ def open_storage(
     """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("the lake URL is empty: pass --lake or set T0LAKE_LAKE")
+    if url != url.strip():
+        raise ConfigError(
+            f"the lake URL {url!r} starts or ends with white space: remove it", lake=url
+        )
     if "\x00" in url:
         raise ConfigError("the lake URL contains a NUL character", lake=url.replace("\x00", "\\0"))
     scheme = _ALMOST_URL.match(url)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
 
-from t0lake.errors import ConfigError
+from t0lake.errors import ConfigError, StorageError, T0LakeError
 from t0lake.lake.storage.paths import check_relative
 
 __all__ = ["LakeStorage", "Storage"]
@@ -97,8 +97,23 @@ class LakeStorage:
     @contextlib.contextmanager
     def _io(self, action: str, relative: str) -> Iterator[None]:
         """Where a backend turns its own failures into typed errors (StorageError) for
-        ``action`` ("reading", "writing", …) of ``relative``; this base lets them through."""
-        yield
+        ``action`` ("reading", "writing", …) of ``relative``. This base serves filesystems
+        t0lake only reads (http, …): what they raise beyond the OSErrors a read knows
+        (aiohttp's connection errors, …) is a StorageError naming the action and path."""
+        try:
+            yield
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            raise  # what a read knows how to report (a missing or unreadable file)
+        except T0LakeError:
+            raise
+        except Exception as exc:  # aiohttp's connection errors are OSErrors, too
+            text = str(exc).strip()
+            raise StorageError(
+                f"{action} {relative or 'the lake root'} on {self.protocol}:// failed: "
+                f"{type(exc).__name__}" + (f": {text.splitlines()[0]}" if text else ""),
+                path=relative,
+                lake=self.url,
+            ) from exc
 
     def read_bytes(self, relative: str) -> bytes:
         with self._io("reading", relative):

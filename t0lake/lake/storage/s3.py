@@ -54,8 +54,15 @@ class S3Storage(LakeStorage):
     def _io(self, action: str, relative: str) -> Iterator[None]:
         try:
             yield
-        except (FileNotFoundError, FileExistsError, PermissionError):
+        except (FileNotFoundError, FileExistsError):
             raise
+        except PermissionError as exc:  # 403: these credentials may not do this here
+            raise StorageError(
+                f"{action} {relative}: S3 refuses it ({_first_line(exc)}); check the "
+                "credentials (key, secret, anon) and the bucket's policy",
+                path=relative,
+                lake=self.url,
+            ) from exc
         except Exception as exc:
             if not _is_transport_failure(exc):
                 raise

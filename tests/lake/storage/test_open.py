@@ -128,3 +128,40 @@ def test_options_or_bucket_names_s3_cannot_use_are_config_errors(
     for url, options in cases:
         with pytest.raises(t0lake.ConfigError, match="S3 cannot use"):
             open_storage(url, options)
+
+
+def test_a_lake_url_padded_with_white_space_is_refused() -> None:
+    """fsspec strips the padding, so `' /lake'` would silently be `/lake`."""
+    for url in (" /tmp/lake", "/tmp/lake\n", "s3://bucket/lake "):
+        with pytest.raises(t0lake.ConfigError, match="white space"):
+            open_storage(url)
+
+
+def test_a_read_only_filesystem_that_fails_is_a_storage_error() -> None:
+    """An http:// lake whose server is gone: aiohttp's connection error (an OSError) used
+    to escape from entrypoints() untyped."""
+    from t0lake.testing.ports import free_port
+
+    with pytest.raises(t0lake.StorageError, match="ClientConnectorError") as caught:
+        t0lake.open(f"http://127.0.0.1:{free_port()}/lake").entrypoints()
+    assert "the lake root" in caught.value.message
+
+
+def test_s3_refusing_a_read_is_a_storage_error(
+    s3_bucket: str, s3_options: dict[str, object]
+) -> None:
+    """403 on a read (here: anonymous access to a private bucket) used to escape as a bare
+    PermissionError."""
+    storage = open_storage(f"s3://{s3_bucket}/lake", dict(s3_options))
+    storage.write_bytes("x/y", b"1")
+    anonymous = open_storage(
+        f"s3://{s3_bucket}/lake",
+        {"endpoint_url": s3_options["endpoint_url"], "anon": True},
+        check=False,
+    )
+    try:
+        anonymous.read_bytes("x/y")
+    except t0lake.StorageError as exc:
+        assert "refuses" in exc.message
+    else:  # moto serves anonymous reads of private buckets: nothing to refuse here
+        pytest.skip("this S3 server lets anonymous requests read a private bucket")
