@@ -95,29 +95,22 @@ def _export(env: Env, target: Target, endpoint: str | None = None) -> Run:
 def _s3_cases(env: Env) -> list[FaultRow]:
     rows = []
     with s3_fault_proxy(env.endpoint) as proxy:
-        # the server goes away after the first day file: the export stops, typed
-        target = _fresh(env, "s3", "down-mid-export")
-        before = target.head()
-        run_sql(env.dsn, _CHANGE)
-        proxy.add_rule(REFUSE, method="PUT", path=r"day(=|%3D)2026-03-03")
-        run = _export(env, target, proxy.url)
-        proxy.restore()
-        proxy.clear_rules()
-        row = FaultRow("S3 down mid-export", "s3", "StorageError (1)", _outcome(run))
-        row.lake_ok = _unchanged_then_finished(env, target, before)
-        rows.append(row)
-
-        # the server goes away at the manifest PUT: the outcome is unknown, settled later
-        target = _fresh(env, "s3", "down-at-commit")
-        before = target.head()
-        run_sql(env.dsn, _CHANGE)
-        proxy.add_rule(REFUSE, method="PUT", path=r"/_manifests/")
-        run = _export(env, target, proxy.url)
-        proxy.restore()
-        proxy.clear_rules()
-        row = FaultRow("S3 down at the commit", "s3", "CommitStateUnknownError (1)", _outcome(run))
-        row.lake_ok = _unchanged_then_finished(env, target, before)
-        rows.append(row)
+        # the server goes away after the first day file (the export stops, typed), or at
+        # the manifest's PUT (the outcome is unknown until a read-back settles it)
+        for case, path, expected in (
+            ("S3 down mid-export", r"day(=|%3D)2026-03-03", "StorageError (1)"),
+            ("S3 down at the commit", r"/_manifests/", "CommitStateUnknownError (1)"),
+        ):
+            target = _fresh(env, "s3", case.lower().replace(" ", "-"))
+            before = target.head()
+            run_sql(env.dsn, _CHANGE)
+            proxy.add_rule(REFUSE, method="PUT", path=path)
+            run = _export(env, target, proxy.url)
+            proxy.restore()
+            proxy.clear_rules()
+            row = FaultRow(case, "s3", expected, _outcome(run))
+            row.lake_ok = _unchanged_then_finished(env, target, before)
+            rows.append(row)
 
         # the manifest lands but its answer is lost: the re-sent PUT meets it, and it is ours
         target = _fresh(env, "s3", "answer-lost")
