@@ -205,15 +205,18 @@ def entrypoints_command(out: Output, lake: str | None, storage_options: dict[str
     out.emit(result, render)
 
 
-@click.command("verify")
-@click.argument("entrypoint", required=False)
-@click.option(
+_registry_option = click.option(
     "--dsn",
     envvar="T0LAKE_PG_DSN",
     metavar="DSN",
     help="Also hold the lake against audit.t0_export_registry in this PostgreSQL (env "
     "T0LAKE_PG_DSN): a head older than, or other than, the registered snapshot fails.",
 )
+
+
+@click.command("verify")
+@click.argument("entrypoint", required=False)
+@_registry_option
 @lake_options
 @common
 def verify_command(
@@ -283,6 +286,7 @@ def verify_command(
     type=click.Path(dir_okay=False),
     help="Write the rows to a .parquet or .csv file instead of printing a preview.",
 )
+@_registry_option
 @lake_options
 @common
 def scan_command(
@@ -293,6 +297,7 @@ def scan_command(
     columns: str | None,
     snapshot_id: int | None,
     out_path: str | None,
+    dsn: str | None,
     lake: str | None,
     storage_options: dict[str, str],
 ) -> None:
@@ -311,7 +316,12 @@ def scan_command(
         names = [c.strip() for c in columns.split(",") if c.strip()]
         if not names:
             raise ConfigError("--columns names no column; leave it out to read them all")
-    snap = open_lake(require_lake(lake), storage_options).snapshot(entrypoint, snapshot_id)
+    opened = open_lake(require_lake(lake), storage_options)
+    if dsn:  # a rolled-back head (its newest manifest deleted) is refused before any row
+        from t0lake.exporter.registry import check_lake
+
+        check_lake(dsn, opened.storage, [entrypoint])
+    snap = opened.snapshot(entrypoint, snapshot_id)
     frame = snap.read(start, end, names)
     held = snap.days()
     result: dict[str, Any] = {

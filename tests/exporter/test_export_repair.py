@@ -249,6 +249,12 @@ def test_verify_with_a_dsn_refuses_a_lake_whose_newest_manifest_was_deleted(
     assert error["error"] == "IntegrityError"
     assert "registered in Postgres but gone" in error["message"]
 
+    # a read given the DSN refuses the rolled-back head too; without it, it serves it
+    assert main(["scan", EP, "--lake", lake]) == 0
+    capsys.readouterr()
+    assert main(["--json", "scan", EP, "--lake", lake, "--dsn", store_dsn]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "IntegrityError"
+
 
 def test_verify_with_a_dsn_finds_an_entrypoint_whose_manifests_are_all_gone(
     lake: str, store_dsn: str, capsys: pytest.CaptureFixture[str]
