@@ -53,6 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
 from reliability_cases import AS_OF, EP, PYTHON, REPO, Env, run_sql
 
 import t0lake
@@ -446,13 +447,15 @@ def _setup(env: Env, root: Path) -> dict[str, Any]:
     for path in sorted(base.rglob("*")):
         if path.is_file():
             fs.pipe_file(f"{bucket}/lake/{path.relative_to(base).as_posix()}", path.read_bytes())
-    run_sql(
-        env.dsn,
-        f"CREATE SCHEMA IF NOT EXISTS {CANARY}; "
-        f"CREATE TABLE IF NOT EXISTS {CANARY}.t (x int); TRUNCATE {CANARY}.t; "
-        f"INSERT INTO {CANARY}.t VALUES (1); "
-        f"CREATE TABLE IF NOT EXISTS {CANARY}.hits (what text)",
-    )
+    from t0lake import pg
+
+    schema = sql.Identifier(CANARY)
+    with pg.connect(env.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.t (x int)").format(schema))
+        conn.execute(sql.SQL("TRUNCATE {}.t").format(schema))
+        conn.execute(sql.SQL("INSERT INTO {}.t VALUES (1)").format(schema))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.hits (what text)").format(schema))
     return {
         "dsn": env.dsn,
         "endpoint": env.endpoint,
@@ -470,10 +473,14 @@ def _canary(env: Env) -> tuple[int, int]:
 
     with pg.connect(env.dsn, autocommit=True) as conn:
         try:
-            rows = conn.execute(f"SELECT count(*) FROM {CANARY}.t").fetchone()
+            rows = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}.t").format(sql.Identifier(CANARY))
+            ).fetchone()
         except Exception:  # the table is gone: the worst case
             return 0, 0
-        hits = conn.execute(f"SELECT count(*) FROM {CANARY}.hits").fetchone()
+        hits = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.hits").format(sql.Identifier(CANARY))
+        ).fetchone()
     return int(rows[0]) if rows else 0, int(hits[0]) if hits else 0
 
 

@@ -379,7 +379,10 @@ def _stored(env: Env, lake: Path, server_log: Path, log_from: int) -> dict[str, 
     hits["S3 lake objects"] = len(find(blob))
     with pg.connect(env.dsn, autocommit=True) as conn:
         for table in ("audit.t0_export_registry", "audit.t0_cert_registry"):
-            rows = conn.execute(f"SELECT t::text FROM {table} t").fetchall()  # every column
+            query = sql.SQL("SELECT t::text FROM {} t").format(  # every column
+                sql.Identifier(*table.split("."))
+            )
+            rows = conn.execute(query).fetchall()
             hits[table] = len(find("\n".join(r[0] for r in rows)))
     try:
         log = server_log.read_bytes()[log_from:].decode("utf-8", "replace")

@@ -40,10 +40,10 @@ from reliability_cases import (
     expected_files,
     registry_drift,
     run_cli,
-    run_sql,
 )
 
 import t0lake
+from t0lake import pg
 from t0lake.lake import log
 from t0lake.lake.manifest import DayEntry, Manifest
 from t0lake.testing.crashpoints import read_log
@@ -136,7 +136,8 @@ def _mutator(env: Env, stop: threading.Event, seed: int) -> None:
     while not stop.wait(0.3):
         value += 1
         row = rng.randint(1, ROWS)
-        run_sql(env.dsn, f"UPDATE lk.src SET score = {value} WHERE id = {row}")
+        with pg.connect(env.dsn, autocommit=True) as conn:  # values as parameters
+            conn.execute("UPDATE lk.src SET score = %s WHERE id = %s", (value, row))
 
 
 def _landed(name: str, run: Run) -> Landed | None:

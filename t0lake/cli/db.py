@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from t0lake.cli.options import (
+    F,
     common,
     dsn_option,
 )
@@ -52,14 +54,15 @@ def _render_init(console: Console, result: dict[str, Any]) -> None:
     console.print(line)
 
 
+def _dir_option(help_text: str) -> Callable[[F], F]:
+    """``--dir DIR``: the directory of the `db up` cluster, for up and down alike."""
+    return click.option(
+        "--dir", "directory", type=click.Path(file_okay=False), metavar="DIR", help=help_text
+    )
+
+
 @db.command("up")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Where the cluster lives (default ~/.cache/t0lake/db; as root $TMPDIR/t0lake-db).",
-)
+@_dir_option("Where the cluster lives (default ~/.cache/t0lake/db; as root $TMPDIR/t0lake-db).")
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
@@ -90,13 +93,7 @@ def db_up(out: Output, directory: str | None, port: int | None) -> None:
 
 
 @db.command("down")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="The directory of `t0lake db up` (default: its default).",
-)
+@_dir_option("The directory of `t0lake db up` (default: its default).")
 @common
 def db_down(out: Output, directory: str | None) -> None:
     """Stop the PostgreSQL of `t0lake db up` and delete its directory (and its data). When

@@ -76,23 +76,21 @@ class ReplaceDays:
         """The next manifest on top of ``head``, or None when nothing is left to commit."""
         check_compatible(head, self.entrypoint, self.schema, self.key)
         live = list(head.files) if head else []
-        current = committed_hashes(head)
         added: list[FileEntry] = []
         held = head.days() if head else {}
         for entry in self.entries:
-            day = entry.days[0].day
-            holder = held[day][0] if day in held else None
-            damaged = holder is not None and holder.path in self.repair
-            if (
-                holder is not None
-                and (holder.path, holder.sha256) == (entry.path, entry.sha256)
-                and (not damaged or _facts(holder) == _facts(entry))
-            ):
-                continue  # the same bytes and facts are live (a file rewritten in place)
-            if current.get(day) == entry.days[0].dataset_hash and not damaged:
-                continue  # someone committed the same content meanwhile
-            if day in held and held[day][1].read_later_than(entry.days[0]):
-                continue  # a writer that read a later snapshot committed it meanwhile
+            day, ours = entry.days[0].day, entry.days[0]
+            if day in held:
+                holder, theirs = held[day]
+                damaged = holder.path in self.repair
+                if (holder.path, holder.sha256) == (entry.path, entry.sha256) and (
+                    not damaged or _facts(holder) == _facts(entry)
+                ):
+                    continue  # the same bytes and facts are live (a file rewritten in place)
+                if theirs.dataset_hash == ours.dataset_hash and not damaged:
+                    continue  # someone committed the same content meanwhile
+                if theirs.read_later_than(ours):
+                    continue  # a writer that read a later snapshot committed it meanwhile
             holding = [f for f in live if any(d.day == day for d in f.days)]
             live = [f for f in live if f not in holding] + [
                 kept for f in holding if (kept := _without_day(f, day)) is not None
