@@ -64,7 +64,8 @@ def is_small_decimal(dtype: pa.DataType) -> bool:
 def decimal_streams(
     values: pa.Array,
 ) -> tuple[np.ndarray[Any, np.dtype[Any]], memoryview]:
-    """The numeric text streams of a small decimal column: its unscaled int64 values printed
+    """The numeric text streams of a small decimal column (native int32 byte lengths, the
+    bytes): its unscaled int64 values printed
     by :func:`_print_decimals`. Same bytes as :func:`numeric_text` (the general path, held
     to it by tests), an order of magnitude faster: a month of a decimal column was a third of
     a verified read's proof when printed through numpy passes."""
@@ -74,31 +75,52 @@ def decimal_streams(
     words_per_value = 2 if dtype.bit_width == 128 else 1  # low word first, little-endian
     raw = np.frombuffer(values.buffers()[1], dtype=word)
     start = values.offset * words_per_value
-    unscaled = np.ascontiguousarray(
-        raw[start : start + len(values) * words_per_value : words_per_value], dtype=np.int64
-    )
+    # the low words in place (a strided view, no copy); int32 words are widened
+    unscaled = raw[start : start + len(values) * words_per_value : words_per_value]
+    if word is np.int32:
+        unscaled = unscaled.astype(np.int64)
+        unscaled.flags.writeable = False  # the kernel's one signature: read-only input
     out = np.empty(len(unscaled) * (_MAX_DECIMAL_TEXT + scale), dtype=np.uint8)
     lengths = np.empty(len(unscaled), dtype=np.int32)
-    size = _print_decimals(unscaled, scale, out, lengths)
-    return lengths.astype(">i4"), out[:size].data
+    size = _print_decimals(unscaled, scale, out, lengths, _DIGIT_PAIRS, _POWERS_OF_TEN)
+    return lengths, out[:size].data
 
 
 # sign, at most 18 integer digits (precision <= 18), the point; the fraction adds `scale`
 _MAX_DECIMAL_TEXT = 20
+# "00" "01" ... "99": the two ASCII digits of every number below 100, for printing by pairs
+_DIGIT_PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode(), dtype=np.uint8)
+_POWERS_OF_TEN = np.array([10**i for i in range(20)], dtype=np.uint64)
+_POWERS_OF_TEN.flags.writeable = False
 
 
 @compiled(
     lambda t: t.int64(
-        t.Array(t.int64, 1, "C"), t.int64, t.Array(t.uint8, 1, "C"), t.Array(t.int32, 1, "C")
+        t.Array(t.int64, 1, "A", readonly=True),
+        t.int64,
+        t.Array(t.uint8, 1, "C"),
+        t.Array(t.int32, 1, "C"),
+        t.Array(t.uint8, 1, "C", readonly=True),
+        t.Array(t.uint64, 1, "C", readonly=True),
     )
 )
 def _print_decimals(
-    unscaled: np.ndarray[Any, Any], scale: int, out: np.ndarray[Any, Any], lengths: Any
+    unscaled: np.ndarray[Any, Any],
+    scale: int,
+    out: np.ndarray[Any, Any],
+    lengths: Any,
+    pairs: np.ndarray[Any, Any],
+    powers: np.ndarray[Any, Any],
 ) -> int:
     """Print each ``unscaled / 10**scale`` as ``trim_scale(x)::text`` into ``out``, one
-    after the other, its byte length into ``lengths``; return the bytes written."""
-    digits = np.empty(_MAX_DECIMAL_TEXT + scale, dtype=np.uint8)
-    ten = np.uint64(10)  # unsigned: division by a constant compiles to a multiply
+    after the other, its byte length into ``lengths``; return the bytes written.
+
+    One division splits the whole part from the fraction; the whole part is written two
+    digits at a time from its end (its width counted against ``powers`` first), the
+    fraction without its trailing zeros (a quarter less time than a digit at a time)."""
+    ten = np.uint64(10)
+    hundred = np.uint64(100)
+    divisor = powers[scale]
     pos = 0
     for i in range(unscaled.shape[0]):
         signed = unscaled[i]
@@ -108,29 +130,38 @@ def _print_decimals(
             pos += 1
             signed = -signed
         value = np.uint64(signed)
-        n = 0  # the digits, least significant first
-        while True:
-            quotient = value // ten
-            digits[n] = np.uint8(value - quotient * ten)
-            value = quotient
-            n += 1
-            if value == np.uint64(0):
-                break
-        while n <= scale:  # "0.001": a whole part of at least one digit
-            digits[n] = 0
-            n += 1
-        for k in range(n - 1, scale - 1, -1):  # the whole part
-            out[pos] = np.uint8(48) + digits[k]
-            pos += 1
-        last = 0  # the fraction without its trailing zeros
-        while last < scale and digits[last] == 0:
-            last += 1
-        if last < scale:
+        whole = value // divisor
+        fraction = value - whole * divisor
+        width = 1  # digits of the whole part (at least one: "0.001")
+        while width < 19 and whole >= powers[width]:
+            width += 1
+        pos += width
+        at = pos
+        while whole >= hundred:
+            quotient = whole // hundred
+            pair = 2 * (whole - quotient * hundred)
+            whole = quotient
+            at -= 2
+            out[at] = pairs[pair]
+            out[at + 1] = pairs[pair + 1]
+        if whole >= ten:
+            out[at - 2] = pairs[2 * whole]
+            out[at - 1] = pairs[2 * whole + 1]
+        else:
+            out[at - 1] = np.uint8(48 + whole)
+        if fraction:
+            kept = scale  # the fraction's digits up to its last non-zero one
+            while fraction % ten == 0:
+                fraction //= ten
+                kept -= 1
             out[pos] = 46  # "."
-            pos += 1
-            for k in range(scale - 1, last - 1, -1):
-                out[pos] = np.uint8(48) + digits[k]
-                pos += 1
+            pos += 1 + kept
+            at = pos
+            for _ in range(kept):
+                quotient = fraction // ten
+                at -= 1
+                out[at] = np.uint8(48 + (fraction - quotient * ten))
+                fraction = quotient
         lengths[i] = pos - begin
     return pos
 

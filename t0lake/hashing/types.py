@@ -43,6 +43,23 @@ KEY_TYPES = frozenset(FIXED_WIDTH) | {"text", "bytea", "numeric"}
 # its exact text because it has no fixed precision/scale (see docs/lake-format.md).
 TYPE_METADATA_KEY = b"t0lake.type"
 _TEXT_TYPES_BY_METADATA = {b"jsonb": "jsonb", b"numeric": "numeric"}
+# Arrow types with one tag each (built once: a proof looks a tag up per column and read)
+_SIMPLE: dict[pa.DataType, str] = {
+    pa.bool_(): "bool",
+    pa.int16(): "int2",
+    pa.int32(): "int4",
+    pa.int64(): "int8",
+    pa.float32(): "float4",
+    pa.float64(): "float8",
+    pa.date32(): "date",
+    pa.date64(): "date",
+    pa.string(): "text",
+    pa.large_string(): "text",
+    pa.string_view(): "text",
+    pa.binary(): "bytea",
+    pa.large_binary(): "bytea",
+    pa.binary_view(): "bytea",
+}
 
 
 def canonical_type(field: pa.Field) -> str:
@@ -74,24 +91,8 @@ def _tag(dtype: pa.DataType, metadata: Mapping[bytes, bytes], name: str) -> str:
         )
     if pa.types.is_dictionary(dtype):
         return _tag(dtype.value_type, {}, name)
-    simple = {
-        pa.bool_(): "bool",
-        pa.int16(): "int2",
-        pa.int32(): "int4",
-        pa.int64(): "int8",
-        pa.float32(): "float4",
-        pa.float64(): "float8",
-        pa.date32(): "date",
-        pa.date64(): "date",
-        pa.string(): "text",
-        pa.large_string(): "text",
-        pa.string_view(): "text",
-        pa.binary(): "bytea",
-        pa.large_binary(): "bytea",
-        pa.binary_view(): "bytea",
-    }
-    if dtype in simple:
-        return simple[dtype]
+    if dtype in _SIMPLE:
+        return _SIMPLE[dtype]
     if pa.types.is_decimal(dtype):
         return "numeric"
     if pa.types.is_timestamp(dtype):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
@@ -119,6 +119,37 @@ class LakeStorage:
         with self._io("reading", relative):
             data: bytes = self.fs.cat_file(self.full(relative))
         return data
+
+    def native_options(self) -> dict[str, str] | None:
+        """Storage options with which Polars' own reader (its Rust object-store client)
+        reaches this lake's files by :meth:`uri`, or None when it cannot (then reads go
+        through this storage's fsspec filesystem). This base knows of no such client."""
+        return None
+
+    def read_ranges(
+        self, relatives: Sequence[str], starts: Sequence[int], ends: Sequence[int | None]
+    ) -> list[bytes | FileNotFoundError]:
+        """Bytes ``starts[i]..ends[i]`` (end exclusive; None: to the end; a negative start
+        with no end: that many last bytes) of many objects in one call: fsspec's
+        ``cat_ranges``, which an async filesystem (s3fs) serves with concurrent requests
+        instead of one object after another. A missing object comes back as its
+        FileNotFoundError, for the caller to name the file; any other failure raises, typed
+        by this storage's ``_io`` as every read is."""
+        if not relatives:
+            return []
+        paths = [self.full(r) for r in relatives]
+        with self._io("reading", relatives[0]):
+            results = self.fs.cat_ranges(paths, list(starts), list(ends), on_error="return")
+        out: list[bytes | FileNotFoundError] = []
+        for relative, result in zip(relatives, results, strict=True):
+            if isinstance(result, FileNotFoundError):
+                out.append(result)
+            elif isinstance(result, BaseException):
+                with self._io("reading", relative):
+                    raise result
+            else:
+                out.append(bytes(result))
+        return out
 
     def exists(self, relative: str) -> bool:
         with self._io("looking for", relative):

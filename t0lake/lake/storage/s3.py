@@ -44,6 +44,16 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# s3fs option -> object_store option of the same credential (names, not values)
+_OBJECT_STORE_NAMES = dict(
+    zip(
+        ("key", "secret", "token"),
+        ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+        strict=True,
+    )
+)
+
+
 class S3Storage(LakeStorage):
     """A lake root under ``s3://bucket/prefix``."""
 
@@ -72,6 +82,34 @@ class S3Storage(LakeStorage):
                 path=relative,
                 lake=self.url,
             ) from exc
+
+    def native_options(self) -> dict[str, str] | None:
+        """The s3fs options of this lake as object_store options (Polars' S3 client): key,
+        secret, token, endpoint_url, anon and a region in client_kwargs. None if any other
+        option is set (the client could not honour it: reads then go through s3fs)."""
+        options = dict(self.storage_options)
+        client = options.pop("client_kwargs", None) or {}
+        if not isinstance(client, dict) or set(client) - {"region_name", "endpoint_url"}:
+            return None
+        out: dict[str, str] = {}
+        names = _OBJECT_STORE_NAMES
+        for name, value in options.items():
+            if name in names and isinstance(value, str):
+                out[names[name]] = value
+            elif name == "endpoint_url" and isinstance(value, str):
+                out["aws_endpoint_url"] = value
+            elif name == "anon" and isinstance(value, bool):
+                if value:
+                    out["aws_skip_signature"] = "true"
+            else:
+                return None
+        if isinstance(client.get("endpoint_url"), str):
+            out.setdefault("aws_endpoint_url", client["endpoint_url"])
+        if isinstance(client.get("region_name"), str):
+            out["aws_region"] = client["region_name"]
+        if out.get("aws_endpoint_url", "").startswith("http://"):
+            out["aws_allow_http"] = "true"
+        return out
 
     def put_if_absent(self, relative: str, data: bytes) -> None:
         full = self.full(relative)
