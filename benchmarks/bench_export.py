@@ -1,8 +1,9 @@
 """Export throughput: t0lake.export with every proof vs the naive pipeline with none.
 
-Target (issue 7): t0lake export >= 0.8x the rows/s of the naive pipeline, i.e. the proofs
-(certification check, SQL hash, Python hash, deterministic write, manifest) cost at most a
-quarter. Also measured, to justify the fetch path: psycopg binary COPY moving the same
+Targets (issue 18): t0lake export >= 0.8x the rows/s of the naive pipeline with the pure-SQL
+Postgres hash (managed Postgres, no C extension), >= 0.95x with the t0lake_hash C aggregate;
+the script prints each as met / not met, and the floor its CPU accounting implies. Also
+measured, to justify the fetch path: psycopg binary COPY moving the same
 bytes with no decoding at all (an upper bound for any COPY-based Arrow path).
 
     .venv/bin/python benchmarks/bench_export.py [--rows 1200000] [--days 30] [--repeat 2]
@@ -36,6 +37,8 @@ from t0lake import hashing, pg
 from t0lake.testing import TempPostgres
 
 EP = "bench.features_v"
+# issue 18: the export's rows/s against the naive pipeline's, per Postgres hash implementation
+TARGETS = {"pure SQL": 0.8, "C aggregate": 0.95}
 
 _SCHEMA = """
 CREATE SCHEMA bench;
@@ -188,6 +191,50 @@ def force_sql_hash(dsn: str, on: bool) -> None:
             conn.execute("ALTER DATABASE t0lake RESET t0lake.hash_impl")
 
 
+def _server_cpu(postmaster: int) -> float:
+    """CPU seconds of the whole server so far: the postmaster, the backends it has reaped
+    (cutime, cstime) and those still running."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / tick
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile: reaped, so counted above next time
+            continue
+        if int(child[1]) == postmaster:
+            total += (int(child[11]) + int(child[12])) / tick
+    return total
+
+
+def postmaster_pid(dsn: str) -> int:
+    """The server's postmaster: the parent of any backend."""
+    with pg.connect(dsn) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        fields = Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1])
+
+
+def interleaved(
+    repeat: int, pipelines: dict[str, Callable[[], object]], postmaster: int
+) -> dict[str, tuple[float, float]]:
+    """Per pipeline, the best wall time over ``repeat`` rounds (one run of each per round: on
+    a machine shared with other work a burst of load hits every pipeline alike, so the
+    ratios hold better than the seconds), and the least CPU a run took, this process and
+    the whole server together: wall time can never fall below that CPU over the cores."""
+    best = dict.fromkeys(pipelines, (float("inf"), float("inf")))
+    for _ in range(repeat):
+        for name, fn in pipelines.items():
+            cpu = _own_cpu() + _server_cpu(postmaster)
+            wall = timed(1, fn)
+            cpu = _own_cpu() + _server_cpu(postmaster) - cpu
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
+
+
 def timed(repeat: int, fn: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -205,6 +252,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="t0lake export threads")
     args = parser.parse_args()
     console = Console()
+    load = os.getloadavg()
+    console.print(f"load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
     with TempPostgres() as server, tempfile.TemporaryDirectory() as tmp:
         dsn = server.dsn
@@ -225,9 +274,15 @@ def main() -> None:
             out.mkdir()
             assert naive(dsn, days, out) == args.rows
 
+        lakes: list[Path] = []
+
         def run_t0lake() -> None:
-            lake = work / "lake"
-            shutil.rmtree(lake, ignore_errors=True)
+            # a fresh lake per run: the export registry remembers every lake it committed to,
+            # and refuses one whose manifests were deleted behind its back
+            lake = work / f"lake-{len(lakes)}"
+            if lakes:
+                shutil.rmtree(lakes[-1], ignore_errors=True)
+            lakes.append(lake)
             from concurrent.futures import ThreadPoolExecutor
 
             pool = ThreadPoolExecutor(args.workers) if args.workers else None
@@ -244,15 +299,26 @@ def main() -> None:
 
         with pg.connect(dsn) as conn:
             impl = hash_impl(conn)
-        naive_s = timed(args.repeat, run_naive)
-        t0lake_s = timed(args.repeat, run_t0lake)
-        pure_sql_s = None
-        if impl != "pure SQL":
+
+        def run_pure_sql() -> None:
             force_sql_hash(dsn, True)
-            pure_sql_s = timed(args.repeat, run_t0lake)
-            force_sql_hash(dsn, False)
-        copy_s = timed(args.repeat, run_copy)
-        rerun_s = timed(1, lambda: t0lake.export(dsn, EP, str(work / "lake"), progress=False))
+            try:
+                run_t0lake()
+            finally:
+                force_sql_hash(dsn, False)
+
+        pipelines: dict[str, Callable[[], object]] = {"naive": run_naive, "t0lake": run_t0lake}
+        if impl != "pure SQL":
+            pipelines["pure SQL"] = run_pure_sql
+        pipelines["copy"] = run_copy
+        best = interleaved(args.repeat, pipelines, postmaster_pid(dsn))
+        naive_s, t0lake_s, copy_s = (best[k][0] for k in ("naive", "t0lake", "copy"))
+        pure_sql_s = best["pure SQL"][0] if "pure SQL" in best else None
+        run_cpu = {"C aggregate" if impl != "pure SQL" else "pure SQL": best["t0lake"][1]}
+        if "pure SQL" in best:
+            run_cpu["pure SQL"] = best["pure SQL"][1]
+        run_cpu["naive"] = best["naive"][1]
+        rerun_s = timed(1, lambda: t0lake.export(dsn, EP, str(lakes[-1]), progress=False))
         accounting = work / "accounting"
         accounting.mkdir()
         parts = core_seconds(dsn, days, accounting)
@@ -290,11 +356,32 @@ def main() -> None:
         cpu.add_row(name, f"{seconds:.2f}")
     console.print(cpu)
     cores = os.cpu_count() or 1
-    floor = sum(v for k, v in parts.items() if not k.startswith("(not in the sum)")) / cores
-    console.print(
-        f"t0lake's work spread perfectly over {cores} cores: >= {floor:.2f} s, i.e. at most "
-        f"{naive_s / floor:.2f}x the naive pipeline's {naive_s:.2f} s on this machine"
-    )
+    # every part but the other implementation's SQL proof, per implementation timed above
+    common = sum(v for k, v in parts.items() if "audit.t0_dataset_hash" not in k)
+    proofs = {k: v for k, v in parts.items() if "audit.t0_dataset_hash" in k}
+    measured = {impl: t0lake_s}
+    if pure_sql_s is not None:
+        measured["pure SQL"] = pure_sql_s
+    for name, proof in proofs.items():
+        which = "pure SQL" if "(pure SQL)" in name else "C aggregate"
+        if which not in measured:
+            continue
+        floor = (common + proof) / cores
+        whole = run_cpu[which] / cores
+        ratio = naive_s / measured[which]
+        goal = TARGETS[which]
+        console.print(
+            f"[bold]target: export with the {which} Postgres hash >= {goal:.2f}x the naive "
+            f"pipeline: {ratio:.2f}x, {'met' if ratio >= goal else 'NOT met'}[/bold]. The SQL "
+            f"proof costs {proof / len(days) * 1000:.0f} ms of server CPU a day. Floor: the "
+            f"parts above spread perfectly over {cores} cores need >= {floor:.2f} s (at most "
+            f"{naive_s / floor:.2f}x); the whole export run used {run_cpu[which]:.2f} "
+            f"core-seconds (client + server), >= {whole:.2f} s on {cores} cores: at most "
+            f"{naive_s / whole:.2f}x the naive pipeline's {naive_s:.2f} s "
+            f"({run_cpu['naive']:.2f} core-seconds)"
+        )
+    load = os.getloadavg()
+    console.print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

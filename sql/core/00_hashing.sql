@@ -68,26 +68,22 @@ AS $fn$
                'timestamptz', 'text', 'bytea', 'numeric', 'jsonb']
 $fn$;
 
--- The SQL expression (bytea) of the column digest of p_ref, a column of tag p_tag, for an
--- aggregate over rows already in canonical order. Arrays are handled by the caller.
--- (audit.t0_column_hashes gives the native aggregate many columns per call instead.)
-CREATE OR REPLACE FUNCTION audit.t0_hash_digest_sql(p_ref text, p_tag text)
+-- The SQL expression (bytea) of the hashes of a column's streams other than validity, for an
+-- aggregate over rows already in canonical order: H(values) for a fixed-width tag, H(lengths)
+-- || H(bytes) for a variable-width one. p_text, when given, is an expression of the column's
+-- canonical text computed once per row by the caller (numeric and jsonb: their output
+-- function is the costly part, and the two streams would otherwise call it twice).
+CREATE OR REPLACE FUNCTION audit.t0_hash_streams_sql(p_ref text, p_tag text, p_text text DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $fn$
 DECLARE
-  v_validity text := format(
-    $$sha256(coalesce(string_agg(CASE WHEN %1$s IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea))$$,
-    p_ref);
   v_send text;
   v_text text;
 BEGIN
-  IF audit.t0_hash_impl() = 'native' AND p_tag = ANY (audit.t0_hash_scalar_tags()) THEN
-    -- the tag is the base type's name: the cast only strips a domain or varchar
-    RETURN format('(audit.t0_column_digests((%s)::%s))[1]', p_ref, p_tag);
-  END IF;
   v_send := CASE p_tag
-    WHEN 'bool' THEN format('boolsend(%s)', p_ref)
+    -- constants, not boolsend: no per-row allocation (a NULL matches neither branch)
+    WHEN 'bool' THEN format($$CASE WHEN %1$s THEN '\x01'::bytea WHEN NOT %1$s THEN '\x00'::bytea END$$, p_ref)
     WHEN 'int2' THEN format('int2send(%s)', p_ref)
     WHEN 'int4' THEN format('int4send(%s)', p_ref)
     WHEN 'int8' THEN format('int8send(%s)', p_ref)
@@ -98,25 +94,86 @@ BEGIN
     WHEN 'timestamptz' THEN format('timestamptz_send(%s)', p_ref)
   END;
   IF v_send IS NOT NULL THEN
-    RETURN format($$sha256(%s || sha256(coalesce(string_agg(%s, ''::bytea), ''::bytea)))$$,
-                  v_validity, v_send);
+    RETURN format($$sha256(coalesce(string_agg(%s, ''::bytea), ''::bytea))$$, v_send);
   END IF;
   IF p_tag = 'bytea' THEN
-    RETURN format($$sha256(%1$s || sha256(coalesce(string_agg(int4send(octet_length(%2$s)), ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(%2$s, ''::bytea), ''::bytea)))$$,
-                  v_validity, p_ref);
+    RETURN format($$sha256(coalesce(string_agg(int4send(octet_length(%1$s)), ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(%1$s, ''::bytea), ''::bytea))$$,
+                  p_ref);
   END IF;
-  v_text := CASE p_tag
-    WHEN 'text' THEN format('(%s)::text', p_ref)
-    WHEN 'numeric' THEN format('trim_scale(%s)::text', p_ref)
-    WHEN 'jsonb' THEN format('(%s)::text', p_ref)
-  END;
+  v_text := coalesce(p_text, audit.t0_hash_text_sql(p_ref, p_tag));
   IF v_text IS NULL THEN
     RAISE EXCEPTION 't0lake: no canonical hash encoding for type %', p_tag USING ERRCODE = 'T0L04';
   END IF;
   -- Text is aggregated as text and converted to UTF-8 bytes once (the server encoding is
   -- checked to be UTF8, so octet_length is the UTF-8 length).
-  RETURN format($$sha256(%1$s || sha256(coalesce(string_agg(int4send(octet_length(%2$s)), ''::bytea), ''::bytea)) || sha256(convert_to(coalesce(string_agg(%2$s, ''), ''), 'UTF8')))$$,
-                v_validity, v_text);
+  RETURN format($$sha256(coalesce(string_agg(int4send(octet_length(%1$s)), ''::bytea), ''::bytea)) || sha256(convert_to(coalesce(string_agg(%1$s, ''), ''), 'UTF8'))$$,
+                v_text);
+END
+$fn$;
+
+-- The canonical text of p_ref for the text-encoded tags (text, numeric, jsonb), else NULL.
+CREATE OR REPLACE FUNCTION audit.t0_hash_text_sql(p_ref text, p_tag text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+  SELECT CASE p_tag
+    WHEN 'text' THEN format('(%s)::text', p_ref)
+    WHEN 'numeric' THEN format('trim_scale(%s)::text', p_ref)
+    WHEN 'jsonb' THEN format('(%s)::text', p_ref)
+  END
+$fn$;
+
+-- The SQL expression (bytea) of the column digest of p_ref, a column of tag p_tag, for an
+-- aggregate over rows already in canonical order, validity included (array elements use it;
+-- audit.t0_column_hashes builds its columns' digests itself).
+CREATE OR REPLACE FUNCTION audit.t0_hash_digest_sql(p_ref text, p_tag text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+  IF audit.t0_hash_impl() = 'native' AND p_tag = ANY (audit.t0_hash_scalar_tags()) THEN
+    -- the tag is the base type's name: the cast only strips a domain or varchar
+    RETURN format('(audit.t0_column_digests((%s)::%s))[1]', p_ref, p_tag);
+  END IF;
+  RETURN format(
+    $$sha256(sha256(coalesce(string_agg(CASE WHEN %1$s IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea)) || %2$s)$$,
+    p_ref, audit.t0_hash_streams_sql(p_ref, p_tag));
+END
+$fn$;
+
+-- H(validity) of a column of p_rows rows from the positions (1-based, ascending) of its
+-- NULLs, or p_all_valid (H of p_rows 0x01 bytes, computed once per query) when it has none.
+-- The pure-SQL path collects only those positions while it aggregates (array_agg ... FILTER
+-- (WHERE c IS NULL): a test per row, an append per NULL) instead of appending a byte per row
+-- and column; the bytes hashed are the same n bytes of docs/hashing.md.
+CREATE OR REPLACE FUNCTION audit.t0_hash_validity(p_rows bigint, p_nulls bigint[], p_all_valid bytea)
+RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+DECLARE
+  v_parts text[] := '{}';
+  v_pos bigint;
+  v_prev bigint := 0;
+  v_k int := 0;
+BEGIN
+  IF p_nulls IS NULL OR cardinality(p_nulls) = 0 THEN
+    RETURN p_all_valid;
+  END IF;
+  IF cardinality(p_nulls) * 4 < p_rows THEN
+    -- few NULLs: the runs of values between them, joined by the NULLs' 00 (hex)
+    FOREACH v_pos IN ARRAY p_nulls LOOP
+      v_k := v_k + 1;
+      v_parts[v_k] := repeat('01', (v_pos - v_prev - 1)::int);
+      v_prev := v_pos;
+    END LOOP;
+    RETURN sha256(decode(array_to_string(v_parts, '00') || '00' || repeat('01', (p_rows - v_prev)::int), 'hex'));
+  END IF;
+  -- many NULLs: a byte per row, then the NULLs' positions set (in-place array assignment)
+  v_parts := array_fill('01'::text, ARRAY[p_rows::int]);
+  FOREACH v_pos IN ARRAY p_nulls LOOP
+    v_parts[v_pos] := '00';
+  END LOOP;
+  RETURN sha256(decode(array_to_string(v_parts, ''), 'hex'));
 END
 $fn$;
 
@@ -148,6 +205,9 @@ DECLARE
   v_chunks int := 0;
   v_rows_sql text;
   v_dup_agg text;
+  v_valid text;
+  v_text text;
+  v_extra text[] := '{}';
   v_sql text;
   v_rows bigint;
   v_has_dup boolean;
@@ -210,14 +270,30 @@ BEGIN
 
   -- v_aggs: the aggregates (inner query); v_outs: each column's hex digest from them (outer
   -- query). The native aggregate takes up to 99 scalar columns per call (FUNC_MAX_ARGS).
+  -- The pure-SQL path spends one aggregate transition per row on a column's values (two
+  -- for variable width) and none on its validity: it collects the row numbers of its NULLs
+  -- (audit.t0_hash_validity turns them into H(validity)); numeric and jsonb text is made
+  -- once per row, in the ordered subquery (v_extra), for both of their streams.
   v_native := audit.t0_hash_impl() = 'native';
   FOR v_i IN 1 .. cardinality(v_names) LOOP
+    IF NOT v_native THEN
+      v_aggs := v_aggs || format('array_agg(s."t0lake#rn") FILTER (WHERE s.%I IS NULL) AS "t0lake#v%s"',
+                                 v_names[v_i], v_i);
+      v_valid := format('audit.t0_hash_validity(a."t0lake#n", a."t0lake#v%s", a."t0lake#allv")', v_i);
+    END IF;
     IF v_tags[v_i] LIKE '%[]' THEN
       -- validity and element counts here; the elements' digest in a second query below
-      v_aggs := v_aggs || format(
-        $$encode(sha256(coalesce(string_agg(CASE WHEN s.%1$I IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(int4send(cardinality(s.%1$I)), ''::bytea), ''::bytea)), 'hex') AS "t0lake#p%2$s"$$,
-        v_names[v_i], v_i);
-      v_outs := v_outs || format('"t0lake#p%s"', v_i);
+      IF v_native THEN
+        v_aggs := v_aggs || format(
+          $$encode(sha256(coalesce(string_agg(CASE WHEN s.%1$I IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea END, ''::bytea), ''::bytea)) || sha256(coalesce(string_agg(int4send(cardinality(s.%1$I)), ''::bytea), ''::bytea)), 'hex') AS "t0lake#p%2$s"$$,
+          v_names[v_i], v_i);
+        v_outs := v_outs || format('a."t0lake#p%s"', v_i);
+      ELSE
+        v_aggs := v_aggs || format(
+          $$sha256(coalesce(string_agg(int4send(cardinality(s.%1$I)), ''::bytea), ''::bytea)) AS "t0lake#d%2$s"$$,
+          v_names[v_i], v_i);
+        v_outs := v_outs || format('encode(%s || a."t0lake#d%s", ''hex'')', v_valid, v_i);
+      END IF;
     ELSIF v_native THEN
       IF cardinality(v_chunk) = 99 THEN
         v_aggs := v_aggs || format('audit.t0_column_digests(%s) AS "t0lake#c%s"',
@@ -229,11 +305,17 @@ BEGIN
       END IF;
       -- the tag is the base type's name: the cast only strips a domain or varchar
       v_chunk := v_chunk || format('(s.%I)::%s', v_names[v_i], v_tags[v_i]);
-      v_outs := v_outs || format('encode("t0lake#c%s"[%s], ''hex'')', v_chunks, cardinality(v_chunk));
+      v_outs := v_outs || format('encode(a."t0lake#c%s"[%s], ''hex'')', v_chunks, cardinality(v_chunk));
     ELSE
-      v_aggs := v_aggs || format('encode(%s, ''hex'') AS "t0lake#p%s"',
-                                 audit.t0_hash_digest_sql(format('s.%I', v_names[v_i]), v_tags[v_i]), v_i);
-      v_outs := v_outs || format('"t0lake#p%s"', v_i);
+      v_text := NULL;
+      IF v_tags[v_i] IN ('numeric', 'jsonb') THEN
+        v_extra := v_extra || format('%s AS "t0lake#t%s"',
+                                     audit.t0_hash_text_sql(format('q.%I', v_names[v_i]), v_tags[v_i]), v_i);
+        v_text := format('s."t0lake#t%s"', v_i);
+      END IF;
+      v_aggs := v_aggs || format('%s AS "t0lake#d%s"',
+                                 audit.t0_hash_streams_sql(format('s.%I', v_names[v_i]), v_tags[v_i], v_text), v_i);
+      v_outs := v_outs || format('encode(sha256(%s || a."t0lake#d%s"), ''hex'')', v_valid, v_i);
     END IF;
   END LOOP;
   IF cardinality(v_chunk) > 0 THEN
@@ -242,8 +324,9 @@ BEGIN
   END IF;
 
   -- The rows in canonical order, and whether two of them share a key: a window looking one
-  -- row back on the SQL path; on the native path an aggregate that does the same without
-  -- copying every row into the window's tuple store.
+  -- row back on the SQL path (which numbers the rows for the NULL positions too); on the
+  -- native path an aggregate that does the same without copying every row into the
+  -- window's tuple store. Both sort once, shared by every aggregate.
   IF v_native THEN
     v_rows_sql := format('SELECT q.* FROM (%s) AS q ORDER BY %s',
                          v_query, array_to_string(v_order, ', '));
@@ -252,18 +335,23 @@ BEGIN
                            FROM unnest(p_key) WITH ORDINALITY AS u(k, i)));
   ELSE
     v_rows_sql := format(
-      'SELECT q.*, (row_number() OVER w > 1 AND %s) AS "t0lake#dup" '
+      'SELECT q.*, %s row_number() OVER w AS "t0lake#rn", (%s) AS "t0lake#dup" '
       'FROM (%s) AS q WINDOW w AS (ORDER BY %s) ORDER BY %s',
+      CASE WHEN cardinality(v_extra) > 0 THEN array_to_string(v_extra, ', ') || ', ' ELSE '' END,
       array_to_string(v_dup, ' AND '), v_query,
       array_to_string(v_order, ', '), array_to_string(v_order, ', '));
-    v_dup_agg := 'coalesce(bool_or(s."t0lake#dup"), false)';
+    v_dup_agg := 'coalesce(bool_or(s."t0lake#rn" > 1 AND s."t0lake#dup"), false)';
   END IF;
 
+  -- OFFSET 0 keeps the all-valid hash a column computed once, not once per use
   v_sql := format(
-    'SELECT "t0lake#n", "t0lake#dup", "t0lake#multidim", ARRAY[%s]::text[] FROM ('
+    'SELECT a."t0lake#n", a."t0lake#dup", a."t0lake#multidim", ARRAY[%s]::text[] FROM ('
+    'SELECT i.*, %s AS "t0lake#allv" FROM ('
     'SELECT count(*) AS "t0lake#n", %s AS "t0lake#dup", %s AS "t0lake#multidim", %s '
-    'FROM (%s) AS s) AS a',
+    'FROM (%s) AS s) AS i OFFSET 0) AS a',
     array_to_string(v_outs, ', '),
+    CASE WHEN v_native THEN 'NULL::bytea'
+         ELSE $$sha256(decode(repeat('01', i."t0lake#n"::int), 'hex'))$$ END,
     v_dup_agg,
     coalesce((SELECT 'coalesce(' || string_agg(format('bool_or(array_ndims(s.%I) > 1)', v_names[i]), ' OR ') || ', false)'
                 FROM generate_subscripts(v_names, 1) AS i WHERE v_tags[i] LIKE '%[]'), 'false'),
