@@ -17,6 +17,7 @@ from rich.table import Table
 
 from t0lake._util.frames import to_arrow
 from t0lake._version import __version__
+from t0lake.cli.engines import iceberg_catalog_option, mirror_text
 from t0lake.cli.options import (
     common,
     day_option,
@@ -56,6 +57,7 @@ __all__ = [
     default=None,
     help="Days exported in parallel (default 4, at most the number of CPUs).",
 )
+@iceberg_catalog_option
 @dsn_option
 @lake_options
 @common
@@ -66,6 +68,7 @@ def export_command(
     end: str | None,
     max_age: str,
     workers: int | None,
+    iceberg_catalog: str | None,
     dsn: str | None,
     lake: str | None,
     storage_options: dict[str, str],
@@ -89,6 +92,7 @@ def export_command(
             storage_options=storage_options,
             executor=pool,
             progress=False if out.as_json else None,
+            iceberg_catalog=iceberg_catalog,
         )
     finally:
         if pool is not None:
@@ -124,6 +128,8 @@ def export_command(
                 f"warning: snapshot {r['snapshot_id']} is in the lake but not registered in "
                 f"audit.t0_export_registry ({r['registry_error']}); the next export registers it"
             )
+        if line := mirror_text(r.get("mirror")):
+            console.print(line, markup=False)
 
     out.emit(result.to_dict(), render)
 

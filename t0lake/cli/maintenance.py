@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from t0lake.cli.engines import iceberg_catalog_option, mirror_text
 from t0lake.cli.options import common, day_option, lake_options, require_lake
 from t0lake.cli.output import Output
 from t0lake.errors import ConfigError
@@ -60,6 +61,24 @@ def _pins(pins: dict[str, int]) -> str:
     return ", ".join(f"{name} → {sid}" for name, sid in sorted(pins.items())) or "none"
 
 
+def _mirror(
+    url: str, results: list[dict[str, Any]], catalog: str | None, options: dict[str, str]
+) -> None:
+    """After the commits landed: each entrypoint's Iceberg mirror step, as ``mirror`` in
+    its result (a failed step is reported there, never raised; nothing without a catalog)."""
+    if not catalog:
+        return
+    from t0lake.mirror import follow
+
+    for r in results:
+        r["mirror"] = follow(url, r["entrypoint"], catalog, options)
+
+
+def _print_mirror(console: Console, r: dict[str, Any]) -> None:
+    if line := mirror_text(r.get("mirror")):
+        console.print(f"  {line}", markup=False)
+
+
 # --------------------------------------------------------------------------- compact
 
 
@@ -70,6 +89,7 @@ def _pins(pins: dict[str, int]) -> str:
 @day_option("--as-of", "Required. The day tier moves are decided by (never the wall clock).")
 @_hot_days_option(_HOT_DAYS_HELP + " Overrides the stored policy for this run only.")
 @_warm_months_option(_WARM_MONTHS_HELP + " Overrides the stored policy for this run only.")
+@iceberg_catalog_option
 @lake_options
 @common
 def compact_command(
@@ -78,6 +98,7 @@ def compact_command(
     as_of: str | None,
     hot_days: int | None,
     warm_months: int | None,
+    iceberg_catalog: str | None,
     lake: str | None,
     storage_options: dict[str, str],
 ) -> None:
@@ -138,16 +159,14 @@ def compact_command(
         results = compact(url, day, entrypoint, storage_options=storage_options, progress=progress)
     if not results:
         raise _no_entrypoint(url)
-    result = {
-        "lake": url,
-        "as_of": day.isoformat(),
-        "overrides": overrides,
-        "results": [r.to_dict() for r in results],
-    }
+    entries: list[dict[str, Any]] = [r.to_dict() for r in results]
+    _mirror(url, entries, iceberg_catalog, storage_options)
+    result = {"lake": url, "as_of": day.isoformat(), "overrides": overrides, "results": entries}
 
     def render(console: Console, r: dict[str, Any]) -> None:
         for c in r["results"]:
             _render_compacted(console, c)
+            _print_mirror(console, c)
             if derived := c.get("downsample"):  # the policy's downsampling step, if any
                 what = "committed" if derived["committed"] else "nothing new for"
                 console.print(
@@ -208,6 +227,7 @@ def _render_compacted(console: Console, c: dict[str, Any]) -> None:
     metavar="DURATION",
     help="Expire snapshots committed longer ago than this: 12h, 30d, 2w (a bare number: days).",
 )
+@iceberg_catalog_option
 @lake_options
 @common
 def expire_command(
@@ -215,6 +235,7 @@ def expire_command(
     entrypoint: str | None,
     keep_last: int | None,
     older_than: str | None,
+    iceberg_catalog: str | None,
     lake: str | None,
     storage_options: dict[str, str],
 ) -> None:
@@ -250,7 +271,9 @@ def expire_command(
     )
     if not results:
         raise _no_entrypoint(url)
-    result = {"lake": url, "results": [r.to_dict() for r in results]}
+    entries: list[dict[str, Any]] = [r.to_dict() for r in results]
+    _mirror(url, entries, iceberg_catalog, storage_options)
+    result = {"lake": url, "results": entries}
 
     def render(console: Console, r: dict[str, Any]) -> None:
         for e in r["results"]:
@@ -262,6 +285,7 @@ def expire_command(
                 f"pins {_pins(e['pinned'])}; {len(e['deleted_manifests'])} manifest file(s) "
                 "deleted"
             )
+            _print_mirror(console, e)
 
     out.emit(result, render)
 
@@ -361,6 +385,7 @@ def vacuum_command(
 @click.option(
     "--name", required=True, metavar="NAME", help="The pin's name: letters, digits, '_', '.', '-'."
 )
+@iceberg_catalog_option
 @lake_options
 @common
 def pin_command(
@@ -368,6 +393,7 @@ def pin_command(
     entrypoint: str,
     snapshot_id: int,
     name: str,
+    iceberg_catalog: str | None,
     lake: str | None,
     storage_options: dict[str, str],
 ) -> None:
@@ -385,7 +411,9 @@ def pin_command(
     """
     from t0lake.lake.maintenance import pin
 
-    result = pin(require_lake(lake), entrypoint, snapshot_id, name, storage_options)
+    url = require_lake(lake)
+    result = pin(url, entrypoint, snapshot_id, name, storage_options)
+    _mirror(url, [result], iceberg_catalog, storage_options)
 
     def render(console: Console, r: dict[str, Any]) -> None:
         what = "pinned" if r["committed"] else "already pinned:"
@@ -393,6 +421,7 @@ def pin_command(
             f"{r['entrypoint']}: {what} snapshot {r['snapshot_id']} as {r['pin']!r} "
             f"(head {r['head']}); pins {_pins(r['pins'])}"
         )
+        _print_mirror(console, r)
 
     out.emit(result, render)
 
@@ -400,10 +429,16 @@ def pin_command(
 @click.command("unpin", short_help="Remove a pin; its snapshot may then be expired.")
 @click.argument("entrypoint")
 @click.option("--name", required=True, metavar="NAME", help="The pin to remove.")
+@iceberg_catalog_option
 @lake_options
 @common
 def unpin_command(
-    out: Output, entrypoint: str, name: str, lake: str | None, storage_options: dict[str, str]
+    out: Output,
+    entrypoint: str,
+    name: str,
+    iceberg_catalog: str | None,
+    lake: str | None,
+    storage_options: dict[str, str],
 ) -> None:
     """Remove the pin --name of ENTRYPOINT, committed as a new snapshot (operation
     'unpin'); the snapshot it named may then be expired.
@@ -416,13 +451,16 @@ def unpin_command(
     """
     from t0lake.lake.maintenance import unpin
 
-    result = unpin(require_lake(lake), entrypoint, name, storage_options)
+    url = require_lake(lake)
+    result = unpin(url, entrypoint, name, storage_options)
+    _mirror(url, [result], iceberg_catalog, storage_options)
 
     def render(console: Console, r: dict[str, Any]) -> None:
         console.print(
             f"{r['entrypoint']}: removed pin {r['unpinned']!r} (head {r['head']}); "
             f"pins {_pins(r['pins'])}"
         )
+        _print_mirror(console, r)
 
     out.emit(result, render)
 

@@ -10,7 +10,8 @@ The order of work is the proof chain (docs/lake-format.md):
    the SQL hash, and write it sorted by the key, deterministically, named by its content
    hash (:mod:`t0lake.exporter.tasks`);
 4. commit one manifest put-if-absent (:class:`t0lake.lake.operations.ReplaceDays`), then
-   record it in ``audit.t0_export_registry`` (:mod:`t0lake.exporter.registry`).
+   record it in ``audit.t0_export_registry`` (:mod:`t0lake.exporter.registry`) and, when a
+   catalog is named, mirror it as an Iceberg snapshot (:mod:`t0lake.mirror`).
 
 Two checks keep a re-run honest. A day judged unchanged is rewritten when the live file that
 holds it no longer has its manifest's bytes (:mod:`t0lake.lake.filecheck`): re-running the
@@ -45,6 +46,7 @@ from t0lake.lake.filecheck import damaged_files, inconsistent_days
 from t0lake.lake.manifest import FileEntry, Manifest, schema_to_b64
 from t0lake.lake.operations import ReplaceDays, check_compatible, committed_hashes
 from t0lake.lake.storage import Storage, check_name, open_storage
+from t0lake.mirror import follow
 
 __all__ = ["ExportResult", "export"]
 
@@ -70,6 +72,7 @@ class ExportResult:
     materialized_views: list[str] = field(default_factory=list)  # REFRESH shows new inputs
     registered: bool = True
     registry_error: str | None = None
+    mirror: dict[str, Any] | None = None  # the Iceberg mirror step (None: no catalog)
     rows_written: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
@@ -90,6 +93,7 @@ class ExportResult:
             "materialized_views": list(self.materialized_views),
             "registered": self.registered,
             "registry_error": self.registry_error,
+            "mirror": self.mirror,
             "rows_written": self.rows_written,
             "bytes_written": self.bytes_written,
             "seconds": round(self.seconds, 3),
@@ -107,6 +111,7 @@ def export(
     executor: Executor | None = None,
     *,
     progress: bool | None = None,
+    iceberg_catalog: str | None = None,
 ) -> ExportResult:
     """Export the certified days ``start``..``end`` of an entrypoint to the lake,
     idempotently: a day the lake already holds with the same content writes nothing.
@@ -121,6 +126,9 @@ def export(
         executor: where the per-day tasks run; a thread pool when None, a Dask client's
             ``get_executor()`` for a cluster.
         progress: draw a progress bar on stderr (None: only on a terminal).
+        iceberg_catalog: a SQLAlchemy URL of the Iceberg catalog to mirror the head into
+            after the commit (None: no mirror). A failed mirror step is reported in
+            ``mirror``, never raised: the commit stands, and ``t0lake mirror`` catches up.
 
     Returns:
         An ExportResult: the head snapshot and what each day came to.
@@ -227,6 +235,7 @@ def export(
             registered, registry_error = False, exc.message
         except pg.DatabaseError as exc:  # e.g. no right to write the registry
             registered, registry_error = False, f"{type(exc).__name__}: {exc}".strip()
+    mirrored = follow(lake_url, entrypoint, iceberg_catalog, storage_options) if final else None
     return ExportResult(
         entrypoint=entrypoint,
         lake_url=lake_url,
@@ -242,6 +251,7 @@ def export(
         materialized_views=views,
         registered=registered,
         registry_error=registry_error,
+        mirror=mirrored,
         rows_written=sum(e.rows for e in entries),
         bytes_written=sum(e.bytes for e in entries),
         seconds=time.perf_counter() - started,

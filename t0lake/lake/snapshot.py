@@ -27,12 +27,12 @@ from t0lake._version import __version__
 from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
 from t0lake.lake.layout import Tier
-from t0lake.lake.manifest import Manifest, Operation
+from t0lake.lake.manifest import DayEntry, FileEntry, Manifest, Operation
 from t0lake.lake.reader import Reader
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
 from t0lake.lake.verify import verify_snapshot
 
-__all__ = ["Lake", "Snapshot", "SnapshotInfo", "check_snapshot_id", "open_lake"]
+__all__ = ["Lake", "LiveFile", "Snapshot", "SnapshotInfo", "check_snapshot_id", "open_lake"]
 
 
 def open_lake(url: str, storage_options: dict[str, Any] | None = None) -> Lake:
@@ -89,6 +89,50 @@ class SnapshotInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    """One live file of a snapshot as another engine reads it (:meth:`Snapshot.live_files`).
+
+    ``days`` are the requested days the snapshot serves from this file and ``row_ranges``
+    their rows in it, ``(first row, rows)`` per day (0-based row numbers of the Parquet
+    file). A file is ``whole`` when those are all its rows; a compacted (warm or cold) file
+    read for part of its month or year, or one of whose days was re-exported since, is not:
+    a reader must keep only those rows (or filter by day), or it counts rows t0lake does not
+    serve."""
+
+    uri: str  # an absolute local path, or s3://bucket/...
+    path: str  # relative to the lake root, as in the manifest
+    tier: Tier
+    bytes: int
+    sha256: str
+    file_rows: int
+    days: tuple[date, ...]
+    row_ranges: tuple[tuple[int, int], ...]
+
+    @property
+    def rows(self) -> int:
+        """The rows of the file that serve ``days``."""
+        return sum(n for _, n in self.row_ranges)
+
+    @property
+    def whole(self) -> bool:
+        return self.rows == self.file_rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "path": self.path,
+            "tier": self.tier.value,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "file_rows": self.file_rows,
+            "rows": self.rows,
+            "whole": self.whole,
+            "days": [d.isoformat() for d in self.days],
+            "row_ranges": [list(r) for r in self.row_ranges],
+        }
 
 
 class Lake:
@@ -290,10 +334,53 @@ class Snapshot:
             return self.schema.empty_table().select(wanted)
         return pa.concat_tables(tables)
 
+    def to_dask(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        columns: Iterable[str] | None = None,
+        *,
+        verify: bool = True,
+    ) -> Any:
+        """The days ``start``..``end`` as a ``dask.dataframe.DataFrame``, one partition per
+        file, in day order, each proven on the worker that reads it: an ``IntegrityError``
+        (naming file, day and column) fails the compute. The index is the row's position in
+        the read, so ``compute()`` is :meth:`read` row for row (:mod:`t0lake.lake.dask_read`;
+        needs ``dask[dataframe]``, imported only here)."""
+        from t0lake.lake.dask_read import to_dask
+
+        return to_dask(self._reader, start, end, _names(columns), verify=verify)
+
     def files(self, start: date | str | None = None, end: date | str | None = None) -> list[str]:
         """URIs of the live files holding days ``start``..``end``: what another engine may read
-        directly (unverified)."""
-        return [self.storage.uri(p.file.path) for p in self._reader.parts(start, end)]
+        directly (unverified). A compacted file may hold other rows too: :meth:`live_files`
+        says which rows of each file are the snapshot's."""
+        return [f.uri for f in self.live_files(start, end)]
+
+    def live_files(
+        self, start: date | str | None = None, end: date | str | None = None
+    ) -> list[LiveFile]:
+        """The live files holding days ``start``..``end`` (inclusive), each once, in the order
+        of their first day, with the rows of it that serve those days: what another engine
+        reads to get exactly this snapshot, unverified (``t0lake files``;
+        ``docs/other-engines.md``). The hive paths cannot say it: a re-exported day leaves
+        its old file beside the new one."""
+        by_path: dict[str, tuple[FileEntry, list[DayEntry]]] = {}
+        for part in self._reader.parts(start, end):  # a compacted file may come in runs
+            by_path.setdefault(part.file.path, (part.file, []))[1].extend(part.days)
+        return [
+            LiveFile(
+                uri=self.storage.uri(f.path),
+                path=f.path,
+                tier=f.tier,
+                bytes=f.bytes,
+                sha256=f.sha256,
+                file_rows=f.rows,
+                days=tuple(d.day for d in days),
+                row_ranges=tuple((d.row_offset, d.rows) for d in days),
+            )
+            for f, days in by_path.values()
+        ]
 
     def verify(self) -> dict[str, Any]:
         """Recompute everything: each file's sha256 and row count and every (day, column)
