@@ -22,6 +22,7 @@ import click
 from t0lake._version import __version__
 from t0lake.cli.db import certify_command, db, hash_command, status
 from t0lake.cli.demo import demo
+from t0lake.cli.engines import files_command, mirror_command
 from t0lake.cli.lake import (
     PLANNED_COMMANDS,
     entrypoints_command,
@@ -39,6 +40,7 @@ from t0lake.cli.maintenance import (
     vacuum_command,
 )
 from t0lake.cli.options import EPILOG
+from t0lake.cli.vectors import retain
 from t0lake.errors import T0LakeError
 
 __all__ = ["cli", "main", "run"]
@@ -78,6 +80,9 @@ for command in (
     policy_command,
 ):
     cli.add_command(command)
+cli.add_command(files_command)  # lake reads for other engines (cli/engines.py)
+cli.add_command(mirror_command)  # the Iceberg mirror (cli/engines.py)
+cli.add_command(retain)  # retention of the online tables (cli/vectors.py)
 for command in PLANNED_COMMANDS:
     cli.add_command(command)
 

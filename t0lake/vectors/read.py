@@ -44,11 +44,15 @@ from t0lake.vectors.schema import FeatureSchema
 __all__ = [
     "AGGREGATIONS",
     "Aggregation",
+    "check_query",
     "features_by_epoch",
     "features_for_window",
+    "frame_of",
     "latest_features",
     "parse_every",
+    "proven_vector",
     "query_frame",
+    "range_rows",
 ]
 
 Aggregation = Literal["last", "first", "min", "max"]
@@ -86,6 +90,12 @@ _RANGE = (
 )
 
 _MS = timedelta(milliseconds=1)
+
+
+def proven_vector(row: tuple[Any, ...], schema_of: SchemaOf) -> FeatureVector:
+    """A row in the layout of the point reads (Postgres, or the lake's
+    :data:`t0lake.vectors.tiers.ROW_COLUMNS`) as a FeatureVector, proven."""
+    return _proven(row, schema_of)
 
 
 def _proven(row: tuple[Any, ...], schema_of: SchemaOf) -> FeatureVector:
@@ -198,6 +208,22 @@ def query_frame(
     ``known_before_ms`` keeps only vectors created strictly before it: the frame as it could
     have been read at that moment (no vector written later leaks into a backtest).
     """
+    names, every_ms = check_query(market_id, start_ms, end_ms, schema, columns, every, agg)
+    rows = range_rows(conn, market_id, start_ms, end_ms, schema.version, known_before_ms)
+    return frame_of(market_id, schema, rows, names, every_ms, agg)
+
+
+def check_query(
+    market_id: str,
+    start_ms: int,
+    end_ms: int,
+    schema: FeatureSchema,
+    columns: Sequence[str] | None,
+    every: str | int | None,
+    agg: str,
+) -> tuple[list[str], int | None]:
+    """ConfigError for a bad range query before anything is read; the feature names to
+    return and the bucket width in ms (None: not downsampled)."""
     check_market_id(market_id)
     _check_range(start_ms, end_ms)
     names = list(schema.names if columns is None else columns)
@@ -207,18 +233,43 @@ def query_frame(
         raise ConfigError("columns names a feature twice", parameter="columns")
     if agg not in AGGREGATIONS:
         raise ConfigError(f"agg={agg!r} is not one of {', '.join(AGGREGATIONS)}", parameter="agg")
-    every_ms = None if every is None else parse_every(every)
-    rows = conn.execute(
+    return names, None if every is None else parse_every(every)
+
+
+def range_rows(
+    conn: pg.Connection,
+    market_id: str,
+    start_ms: int,
+    end_ms: int,
+    version: int,
+    known_before_ms: int | None,
+) -> list[tuple[Any, ...]]:
+    """The range's rows in Postgres as ``(epoch_id, tick_index, window_start_ms,
+    window_end_ms, created_at_ms, quality_flags, features_hash, window_key, features_blob)``,
+    in the read order."""
+    return conn.execute(
         _RANGE,
         {
             "market_id": market_id,
-            "version": schema.version,
+            "version": version,
             "start": start_ms,
             "end": end_ms,
             "known": known_before_ms,
         },
         binary=True,
     ).fetchall()
+
+
+def frame_of(
+    market_id: str,
+    schema: FeatureSchema,
+    rows: Sequence[tuple[Any, ...]],
+    names: list[str],
+    every_ms: int | None,
+    agg: str,
+) -> pl.DataFrame:
+    """Range rows (the layout of :func:`range_rows`, in the read order) proven, decoded and
+    shaped as :func:`query_frame` returns them."""
     (epoch, tick, start, end, created, flags, digests, keys, blobs) = (
         [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(9)]
     )

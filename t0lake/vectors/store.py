@@ -10,6 +10,11 @@
     store.query_features("BTC-USD", start_ms, end_ms, 1, columns=[...], every="5m")
     store.verify("BTC-USD", start_ms, end_ms, 1, commitment)   # seed section 10
 
+With ``lake=URL``, range and point reads span the tiers: Postgres answers for what it still
+holds, the lake (verified) for the days retention moved there (``fv.vector_retention``, read
+in the same snapshot as the Postgres rows: no gap, no duplicate) and for downsampled
+versions, which only the lake holds (``fv.downsampled_versions``).
+
 The parts, each a module of its own: ``fv_schema`` (definitions, schema_hash),
 ``fv_codec`` (blob, hashes, window key), ``fv_record`` (the record and its checks),
 ``fv_registry`` (schemas in Postgres), ``fv_write``, ``fv_read``, ``fv_cache`` (latest
@@ -26,6 +31,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import date
 from types import TracebackType
 from typing import Any
 
@@ -40,13 +46,16 @@ from t0lake.errors import (
     T0LakeError,
     VectorConflictError,
 )
+from t0lake.pg import vector_retention as fv_retention
 from t0lake.vectors import read as fv_read
 from t0lake.vectors import registry as fv_registry
 from t0lake.vectors.cache import MISS, LatestCache
 from t0lake.vectors.codec import verify_features_hash
+from t0lake.vectors.downsample import derived_entrypoint, derived_schema, downsample_step
 from t0lake.vectors.metrics import StoreMetrics, log_event
 from t0lake.vectors.record import FeatureVector, check_market_id
 from t0lake.vectors.schema import FeatureSchema
+from t0lake.vectors.tiers import DEFAULT_ENTRYPOINT, LakeTier, day_of_ms, days_between
 from t0lake.vectors.write import WriteResult, write_vectors
 
 __all__ = ["FeatureStore"]
@@ -71,8 +80,15 @@ class FeatureStore:
         cache_ttl_s: float | None = None,
         metrics: StoreMetrics | None = None,
         registry: CollectorRegistry | None = None,
+        lake: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        entrypoint: str = DEFAULT_ENTRYPOINT,
     ) -> None:
         self._dsn = pg.resolve_dsn(dsn)
+        self.entrypoint = entrypoint
+        self.lake = None if lake is None else LakeTier(lake, storage_options)
+        self._derived: dict[int, fv_retention.DownsampledVersion | None] = {}
+        self._retained_snapshot = 0  # the newest snapshot a retention named
         self._supported = None if supported_versions is None else frozenset(supported_versions)
         self.metrics = metrics if metrics is not None else StoreMetrics(registry)
         self._lock = threading.RLock()  # _write calls _schema while holding it
@@ -242,11 +258,26 @@ class FeatureStore:
         (epoch_id, tick_index) share the window, pass them: ambiguity is a ConfigError."""
         check_market_id(market_id)
         schema = self.feature_schema(schema_version)
-        with self.metrics.time_read("get_features_for_window", ["db"]), self._lock:
-            found = fv_read.features_for_window(
-                self._conn, market_id, window_start_ms, window_end_ms, schema.version,
-                self._schema,
-            )  # fmt: skip
+        source = ["db"]
+        with self.metrics.time_read("get_features_for_window", source), self._lock:
+            day = day_of_ms(window_end_ms)
+            with fv_retention.consistent_reads(self._conn):
+                found = fv_read.features_for_window(
+                    self._conn, market_id, window_start_ms, window_end_ms, schema.version,
+                    self._schema,
+                )  # fmt: skip
+                lake_days = self._lake_days(schema.version, day, day)
+            if lake_days:
+                source[0] = "lake"
+                found += [
+                    fv_read.proven_vector(r, self._schema)
+                    for r in self._lake_rows(
+                        schema.version, lake_days, market_id,
+                        start_ms=window_end_ms, end_ms=window_end_ms + 1,
+                    )
+                    if r[3] == window_start_ms
+                ]  # fmt: skip
+                found.sort(key=lambda v: (v.epoch_id, v.tick_index))
         found = [
             v
             for v in found
@@ -279,10 +310,30 @@ class FeatureStore:
             versions = sorted(self._supported)
         else:
             versions = [s.version for s in self.list_feature_schemas()]
-        with self.metrics.time_read("get_features_by_epoch", ["db"]), self._lock:
-            return fv_read.features_by_epoch(
-                self._conn, market_id, epoch_id, tick_index, versions, self._schema
-            )
+        source = ["db"]
+        with self.metrics.time_read("get_features_by_epoch", source), self._lock:
+            with fv_retention.consistent_reads(self._conn):
+                found = fv_read.features_by_epoch(
+                    self._conn, market_id, epoch_id, tick_index, versions, self._schema
+                )
+                lake = {  # without a lake, lake-only versions have nothing to add here
+                    v: self._lake_days(v, None, None)
+                    for v in versions
+                    if self.lake is not None or self._downsampled(v) is None
+                }
+            # an epoch is not a day: every day the lake holds for the version is searched
+            for version, days in lake.items():
+                if days:
+                    source[0] = "lake"
+                    found += [
+                        fv_read.proven_vector(r, self._schema)
+                        for r in self._lake_rows(
+                            version, days, market_id, epoch=(epoch_id, tick_index)
+                        )
+                    ]
+            found.sort(key=lambda v: (v.feature_schema_version, v.window_end_ms,
+                                      v.window_start_ms))  # fmt: skip
+            return found
 
     def query_features(
         self,
@@ -300,11 +351,121 @@ class FeatureStore:
         metadata columns and the decoded features (projected to ``columns``), downsampled
         to buckets of ``every`` by ``agg`` when given. Semantics in :mod:`t0lake.fv_read`."""
         schema = self.feature_schema(schema_version)
-        with self.metrics.time_read("query_features", ["db"]), self._lock:
-            return fv_read.query_frame(
-                self._conn, market_id, start_ms, end_ms, schema,
-                columns=columns, every=every, agg=agg, known_before_ms=known_before_ms,
+        names, every_ms = fv_read.check_query(
+            market_id, start_ms, end_ms, schema, columns, every, agg
+        )
+        source = ["db"]
+        with self.metrics.time_read("query_features", source), self._lock:
+            first, last = days_between(start_ms, end_ms)
+            with fv_retention.consistent_reads(self._conn):
+                rows = fv_read.range_rows(
+                    self._conn, market_id, start_ms, end_ms, schema.version, known_before_ms
+                )
+                lake_days = self._lake_days(schema.version, first, last)
+            if lake_days:
+                source[0] = "lake" if not rows else "db+lake"
+                lake_rows = self._lake_rows(
+                    schema.version, lake_days, market_id,
+                    start_ms=start_ms, end_ms=end_ms, known_before_ms=known_before_ms,
+                )  # fmt: skip
+                rows = [
+                    (r[1], r[2], r[3], r[4], r[9], r[10], r[7], r[8], r[6]) for r in lake_rows
+                ] + list(rows)
+                rows.sort(key=lambda r: (r[3], r[2], r[0], r[1]))  # the read order
+            return fv_read.frame_of(market_id, schema, rows, names, every_ms, agg)
+
+    # ------------------------------------------------------------------ tiers
+
+    def _downsampled(self, version: int) -> fv_retention.DownsampledVersion | None:
+        if version not in self._derived:
+            self._derived[version] = fv_retention.downsampled_version(self._conn, version)
+        return self._derived[version]
+
+    def _lake_days(
+        self, version: int, first: date | None, last: date | None
+    ) -> dict[date, str | None]:
+        """Inside the read snapshot: the days between ``first`` and ``last`` (None:
+        unbounded) that the lake answers for ``version``, each with the dataset hash
+        retention proved (None for a downsampled version: the lake is its only home).
+        ConfigError when the lake holds some and this store has no lake."""
+        derived = self._downsampled(version)
+        if derived is not None:
+            if self.lake is None:
+                raise ConfigError(
+                    f"feature schema version {version} is downsampled: only the lake holds "
+                    "it; open FeatureStore(dsn, lake=URL)",
+                    version=version,
+                )
+            head = self.lake.head(derived.entrypoint)
+            live = head.days() if head is not None else {}
+            return {
+                d: None
+                for d in live
+                if (first is None or d >= first) and (last is None or d <= last)
+            }
+        retained = fv_retention.retained_days(self._conn, self.entrypoint)
+        chosen = {
+            d: r.dataset_hash
+            for d, r in retained.items()
+            if (first is None or d >= first) and (last is None or d <= last)
+        }
+        if chosen and self.lake is None:
+            raise ConfigError(
+                f"{len(chosen)} day(s) of this read were retained to the lake "
+                f"({min(chosen)}..{max(chosen)}); open FeatureStore(dsn, lake=URL) to read them",
+                entrypoint=self.entrypoint,
+            )
+        self._retained_snapshot = max((r.snapshot_id for r in retained.values()), default=0)
+        return dict(chosen)
+
+    def _lake_rows(
+        self, version: int, days: dict[date, str | None], market_id: str, **where: Any
+    ) -> list[tuple[Any, ...]]:
+        assert self.lake is not None, "_lake_days refused a read without a lake"
+        derived = self._downsampled(version)
+        if derived is not None:
+            return self.lake.rows(
+                derived.entrypoint, days, proven=None, market_id=market_id, versions=[version],
+                **where,
             )  # fmt: skip
+        proven = {d: h for d, h in days.items() if h is not None}
+        return self.lake.rows(
+            self.entrypoint, days, proven=proven, market_id=market_id, versions=[version],
+            at_least=self._retained_snapshot, **where,
+        )  # fmt: skip
+
+    def register_downsampled_version(
+        self,
+        source_version: int,
+        version: int,
+        every: str | int,
+        aggregates: dict[str, str],
+    ) -> Any:
+        """Register schema ``version`` as ``source_version`` downsampled to buckets of
+        ``every`` with one aggregate per feature (``last``, ``first``, ``min``, ``max``), and
+        return the lake policy step that writes it (``t0lake.set_policy(lake, entrypoint,
+        TierPolicy(downsample=step))``; ``t0lake compact`` then applies it). Idempotent;
+        another definition under ``version`` is a SchemaVersionError."""
+        source = self._schema(source_version)
+        every_ms = fv_read.parse_every(every)
+        target = derived_schema(source, version, every_ms)
+        step = downsample_step(self.entrypoint, source, target, f"{every_ms}ms", aggregates)
+        spec = fv_retention.DownsampledVersion(
+            version, source.version, every_ms, dict(aggregates),
+            derived_entrypoint(self.entrypoint, version),
+        )  # fmt: skip
+        self.register_feature_schema(target)
+        with self._lock:
+            fv_retention.record_downsampled_version(self._conn, spec)
+            stored = fv_retention.downsampled_version(self._conn, version)
+        if stored != spec:
+            self.metrics.schema_version_mismatches.inc()
+            raise SchemaVersionError(
+                f"feature schema version {version} is registered as another downsampling",
+                version=version,
+            )
+        self._derived[version] = spec
+        return step
 
     # ------------------------------------------------------------------ verification
 

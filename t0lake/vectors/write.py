@@ -206,7 +206,8 @@ def write_vectors(
     if not batch:
         return WriteResult((), ())
     try:
-        with conn.transaction():
+        # a retained day refuses new vectors (T0L04 from sql/core/52_…): a ConfigError
+        with pg.sql_errors(), conn.transaction():
             inserted = {
                 bytes(row[0])
                 for row in conn.execute(_INSERT, _columns(batch, full=True)).fetchall()

@@ -30,12 +30,14 @@ COMMANDS = [
     "snapshots",
     "verify",
     "scan",
+    "files",
     "compact",
     "expire",
     "vacuum",
     "pin",
     "unpin",
     "policy",
+    "mirror",
     *PLANNED,
 ]
 

@@ -50,13 +50,26 @@ def test_invalidation_is_observed_across_two_connections(fresh_dsn: str) -> None
         assert latest is not None and latest.tick_index == 9
 
         # retention deletes invalidate too: the cache never serves a deleted row
-        with pg.connect(fresh_dsn, autocommit=True) as conn:
+        with pg.connect(fresh_dsn, autocommit=True) as conn, conn.transaction():
+            # past the append-only guard (sql/core/52_…), as an administrator may
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors DISABLE TRIGGER feature_vectors_append_only"
+            )
             conn.execute("DELETE FROM fv.feature_vectors WHERE tick_index = 9")
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors ENABLE TRIGGER feature_vectors_append_only"
+            )
         assert reader.sync()
         latest = reader.get_latest_features("ETH-USD", 1)
         assert latest is not None and latest.tick_index == 5
-        with pg.connect(fresh_dsn, autocommit=True) as conn:
+        with pg.connect(fresh_dsn, autocommit=True) as conn, conn.transaction():
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors DISABLE TRIGGER feature_vectors_no_truncate"
+            )
             conn.execute("TRUNCATE fv.feature_vectors")
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors ENABLE TRIGGER feature_vectors_no_truncate"
+            )
         assert reader.sync()
         assert reader.get_latest_features("ETH-USD", 1) is None
 

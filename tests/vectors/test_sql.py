@@ -154,7 +154,11 @@ def test_committed_rows_are_immutable_but_can_expire(conn: psycopg.Connection) -
         conn.execute("UPDATE fv.feature_vectors SET quality_flags = 1")
     with pytest.raises(psycopg.errors.RestrictViolation):
         conn.execute("UPDATE fv.feature_schemas SET domain = 'changed'")
-    assert conn.execute("DELETE FROM fv.feature_vectors").rowcount == 1  # retention
+    # append-only: only retention (fv.retain_day, after the lake proved the day) deletes
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        conn.execute("DELETE FROM fv.feature_vectors")
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        conn.execute("TRUNCATE fv.feature_vectors")
 
 
 def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -270,10 +274,18 @@ def test_example_entrypoint_certifies_and_serves(examples_dsn: str) -> None:
             ["market_id", "feature_schema_version", "window_end_ms", "window_key"],
         )
         # A vector deleted from a certified day is drift: the next run fails, serving stops.
-        conn.execute(
-            "DELETE FROM fv.feature_vectors WHERE window_key = (SELECT window_key"
-            " FROM fv.feature_vectors WHERE window_end_ms = 1768521600000 LIMIT 1)"
-        )
+        # (an administrator's delete past the append-only guard, which they may disable)
+        with conn.transaction():
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors DISABLE TRIGGER feature_vectors_append_only"
+            )
+            conn.execute(
+                "DELETE FROM fv.feature_vectors WHERE window_key = (SELECT window_key"
+                " FROM fv.feature_vectors WHERE window_end_ms = 1768521600000 LIMIT 1)"
+            )
+            conn.execute(
+                "ALTER TABLE fv.feature_vectors ENABLE TRIGGER feature_vectors_append_only"
+            )
         with pytest.raises(t0lake.DriftError) as info:
             t0lake.certify(examples_dsn, EP, check_days=7)
         assert info.value.context["object"] == "2026-01-16"

@@ -18,12 +18,18 @@ silently receives aggregates. Each derived day is computed from the verified row
 source snapshot, and its manifest records the source snapshot, the day hashes it was
 computed from, the window and the functions. The full-cadence rows stay until an explicit
 retention step drops them. The same source rows give the same derived rows and bytes.
+
+A step of another ``kind`` than ``"columns"`` derives its rows with a :class:`Deriver`
+registered under that kind by a package above the lake (``t0lake.vectors`` registers
+``"feature_vectors"``: aggregates of FeatureVectors as vectors of a schema version of their
+own, in the source's own columns). The lake knows only the hook: the step, its options and
+the commit are the same as for column aggregates.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -47,11 +53,13 @@ from t0lake.lake.writer import write_day
 
 __all__ = [
     "FUNCTIONS",
+    "Deriver",
     "Downsample",
     "DownsampleResult",
     "check_step",
     "downsample_entrypoint",
     "downsample_table",
+    "register_deriver",
 ]
 
 FUNCTIONS = ("first", "last", "min", "max", "mean", "sum", "count")
@@ -71,6 +79,8 @@ class Downsample:
     target: str
     tier: Tier = Tier.COLD
     time_column: str | None = None  # None: the entrypoint's event time column
+    kind: str = "columns"  # or the kind of a registered Deriver
+    options: Mapping[str, Any] = field(default_factory=dict)  # JSON, for the Deriver
 
     def __post_init__(self) -> None:
         if self.every <= timedelta(0) or _DAY % self.every != timedelta(0):
@@ -112,13 +122,17 @@ class Downsample:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "every_us": self.every // timedelta(microseconds=1),
             "functions": {c: list(fs) for c, fs in sorted(self.functions.items())},
             "target": self.target,
             "tier": self.tier.value,
             "time_column": self.time_column,
         }
+        if self.kind != "columns":  # column steps keep the record they always had
+            doc["kind"] = self.kind
+            doc["options"] = dict(self.options)
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Downsample:
@@ -128,13 +142,56 @@ class Downsample:
             target=str(doc["target"]),
             tier=Tier(doc.get("tier", "cold")),
             time_column=doc.get("time_column"),
+            kind=str(doc.get("kind", "columns")),
+            options=dict(doc.get("options", {})),
         )
+
+
+@dataclass(frozen=True)
+class Deriver:
+    """How a step of another kind derives a day: ``check`` raises ConfigError before anything
+    is written when the step cannot apply to the head; ``derive`` turns one source day's
+    verified rows (every column) into the target day's rows, in the source's schema and key."""
+
+    check: Callable[[Downsample, Manifest], None]
+    derive: Callable[[pa.Table, Manifest, Downsample], pa.Table]
+
+
+_DERIVERS: dict[str, Deriver] = {}
+
+
+def register_deriver(kind: str, deriver: Deriver) -> None:
+    """Make steps of ``kind`` derivable (called once by the package that provides it)."""
+    if kind == "columns":
+        raise ValueError("'columns' is the lake's own kind")
+    _DERIVERS[kind] = deriver
+
+
+def _deriver(kind: str) -> Deriver:
+    found = _DERIVERS.get(kind)
+    if found is None:
+        raise ConfigError(
+            f"downsample kind {kind!r} is not known here (import the package that provides it"
+            ", e.g. t0lake.vectors for 'feature_vectors')",
+            parameter="kind",
+            value=kind,
+        )
+    return found
 
 
 def check_step(step: Downsample, head: Manifest) -> None:
     """ConfigError unless ``step`` can apply to the entrypoint of ``head`` (a timestamp
     time column in the key, aggregable non-key columns): checked before anything is
     written, so a bad policy never leaves half its work committed."""
+    if step.kind != "columns":
+        if step.target == head.entrypoint:
+            raise ConfigError(
+                f"downsample target must be another entrypoint than {head.entrypoint}",
+                parameter="target",
+                entrypoint=head.entrypoint,
+            )
+        _deriver(step.kind).check(step, head)
+        return
     time_column = step.time_column or head.event_time_col
     if time_column not in head.key:
         raise ConfigError(
@@ -278,12 +335,25 @@ def downsample_entrypoint(
         return None
     step = Downsample.from_json(policy.downsample)
     head = log.require_head(storage, entrypoint)
-    time_column = step.time_column or head.event_time_col
     live = head.days()
     chosen = [d for d in sorted(live) if policy.tier_of(d, as_of).rank >= step.tier.rank]
-    by = [c for c in head.key if c != time_column]
-    key = (*by, time_column)
-    schema = _derived_schema(head.schema, by, time_column, step)
+    derive: Callable[[pa.Table], pa.Table]
+    if step.kind == "columns":
+        time_column = step.time_column or head.event_time_col
+        by = [c for c in head.key if c != time_column]
+        key = (*by, time_column)
+        schema = _derived_schema(head.schema, by, time_column, step)
+
+        def derive(table: pa.Table) -> pa.Table:
+            return downsample_table(table, head.key, time_column, step)
+    else:
+        deriver = _deriver(step.kind)
+        deriver.check(step, head)
+        time_column, key, schema = head.event_time_col, head.key, head.schema
+
+        def derive(table: pa.Table) -> pa.Table:
+            return deriver.derive(table, head, step)
+
     target_head = log.head(storage, step.target)
     done = committed_hashes(target_head)
     # days computed from the same source content under the same step need no recomputing
@@ -300,7 +370,7 @@ def downsample_entrypoint(
             continue
         tables = list(reader.tables(reader.parts(day, day), names, verify=True))
         table = pa.concat_tables(tables) if tables else head.schema.empty_table()
-        derived = downsample_table(table, head.key, time_column, step)
+        derived = derive(table)
         hashes = hashing.column_hashes(derived, key)
         digest = hashing.combine(derived.num_rows, key, hashes.values())
         if done.get(day) == digest:
