@@ -32,7 +32,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from t0lake import hashing
 from t0lake._util.canonical_json import canonical_json
 from t0lake._version import __version__
 from t0lake.errors import ConfigError, UnsupportedTypeError
@@ -167,6 +166,8 @@ def frame_record(df: pl.DataFrame) -> Record:
 def _column_hash(table: pa.Table, f: pa.Field) -> list[str]:
     """[name, type, digest] with t0lake's canonical column encoding; a type it has no
     encoding for (nested, dictionary...) is hashed from its Arrow IPC stream instead."""
+    from t0lake import hashing  # here: a join that nobody fingerprints never imports it
+
     column = table.column(f.name)
     try:
         h = hashing.column_hash(f.name, column, f)

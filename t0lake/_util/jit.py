@@ -4,6 +4,10 @@ numba is imported lazily, so ``import t0lake`` (and the CLI) stays fast. Each ke
 compiled for exactly one signature, so a machine compiles it once and ``cache=True`` keeps
 the machine code on disk for later processes; ``nogil=True`` lets the reader's threads run
 kernels side by side. The undecorated function stays reachable as ``__wrapped__``.
+
+Importing numba and loading a kernel from that cache still costs about a second of CPU in
+a fresh process, so a caller with a numpy alternative can ask :func:`loaded` whether the
+kernel is already there and take the alternative for small inputs until it is.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["compiled"]
+__all__ = ["compiled", "loaded"]
+
+_KERNEL = "_t0lake_kernel"  # the attribute of a decorated function holding its kernel
 
 
 def compiled(
@@ -37,6 +43,13 @@ def compiled(
                         )
             return kernel[0](*args)
 
+        setattr(call, _KERNEL, kernel)
         return call
 
     return decorate
+
+
+def loaded(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` (decorated by :func:`compiled`) has its kernel loaded in this
+    process, so calling it costs no import or compilation."""
+    return bool(getattr(function, _KERNEL, None))

@@ -18,7 +18,9 @@ for ``strict=False``). Features are walked in ``avail`` order and events in ``t0
 one compiled merge loop (the loop of pandas' ``merge_asof``): every row available before an
 event's t0 updates its entity's best row so far, compared by (ts, created, position), then
 the event reads its entity's best. Input already in time order is not sorted; memory is a
-few int64 arrays and one slot per entity, never a per-(event, row) expansion.
+few int64 arrays and one slot per entity, never a per-(event, row) expansion. Below two
+million feature rows a process that has not loaded the compiled loop yet runs the same
+rule as numpy sorts and binary searches instead (no second spent importing numba).
 
 Submodules, each importing only those listed before it:
 
@@ -26,7 +28,8 @@ Submodules, each importing only those listed before it:
   arguments, columns, key dtypes, time types and time zones;
 * :mod:`t0lake.pit.inputs`: both sides loaded as polars frames (``PitInputs``), a
   Snapshot read only for the days that can match (``snapshot_days``);
-* :mod:`t0lake.pit.kernel`: the numeric core, dense entity ids and the numba merge loop;
+* :mod:`t0lake.pit.kernel`: the numeric core, dense entity ids and the two merges (numba
+  and numpy);
 * :mod:`t0lake.pit.times`: every compared time as an int64 in one unit;
 * :mod:`t0lake.pit.join`: ``pit_join`` itself, running the above in order and attaching
   the fingerprint.

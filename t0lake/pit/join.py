@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from t0lake import lineage
-from t0lake.lake.snapshot import Snapshot
 from t0lake.pit.inputs import load_inputs
-from t0lake.pit.kernel import Array, created_ints, group_ids, merged
+from t0lake.pit.kernel import Array, as_of_rows, created_ints, group_ids
 from t0lake.pit.spec import JoinSpec, check_frames, check_t0
 from t0lake.pit.times import age_units, time_ints, time_unit
+
+if TYPE_CHECKING:
+    from t0lake.lake.snapshot import Snapshot
 
 __all__ = ["pit_join"]
 
@@ -156,8 +159,9 @@ def _join(ev: pl.DataFrame, ft: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
             avail = np.maximum(avail, time_ints(fv.get_column(known_at), unit))
         c_int, c_valid = created_ints(fv, created)
         shift = None if known_at is not None else 0 if strict else 1
-        merge = merged(avail, gid_f, ts_int, c_int, c_valid, created is not None, shift)
-        winner = merge(t0_int, gid_e, groups)
+        winner = as_of_rows(
+            avail, gid_f, ts_int, c_int, c_valid, created is not None, shift, t0_int, gid_e, groups
+        )
         if max_age is not None:
             hit = winner >= 0
             too_old = np.zeros_like(hit)
@@ -166,7 +170,20 @@ def _join(ev: pl.DataFrame, ft: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
         if valid_idx is not None:
             winner = np.where(winner >= 0, valid_idx[np.maximum(winner, 0)], -1)
 
-    idx = pl.Series("idx", winner).set(pl.Series(winner < 0), None)
+    idx = _gather_index(winner)
     gathered = ft.select(out_cols).select(pl.all().gather(idx)) if out_cols else None
     # always a new frame: the caller's events object must never carry a join's fingerprint
     return ev.clone() if gathered is None else pl.concat([ev, gathered], how="horizontal")
+
+
+def _gather_index(winner: Array) -> pl.Series:
+    """The chosen rows as a polars index, NULL for none. Built from Arrow buffers: both
+    polars' and pyarrow's numpy constructors import ``numpy.ma``, a twentieth of a second
+    of a process's first join."""
+    valid = winner >= 0
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    data = pa.py_buffer(np.ascontiguousarray(winner, dtype=np.int64))
+    index = pl.from_arrow(pa.Array.from_buffers(pa.int64(), len(winner), [bitmap, data]))
+    if not isinstance(index, pl.Series):  # an Array converts to a Series; for mypy
+        raise TypeError(f"expected a polars Series, got {type(index).__name__}")
+    return index
