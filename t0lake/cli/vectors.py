@@ -61,7 +61,8 @@ def retain_vectors_command(
 
     url = require_lake(lake)
     day = None if as_of is None else require_day(as_of, "as_of")
-    bare: str | int = int(keep) if keep.strip().isdigit() else keep
+    digits = keep.strip()
+    bare: str | int = int(digits) if digits.isascii() and digits.isdigit() else keep
     result = retain_vectors(
         dsn, url, bare, entrypoint=entrypoint, storage_options=storage_options, as_of=day
     ).to_dict()

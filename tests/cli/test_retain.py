@@ -31,6 +31,7 @@ def test_retain_vectors(
     total = _rows(examples_dsn)
     args = ["retain", "vectors", "--dsn", examples_dsn, "--lake", lake, "--as-of", "2026-01-17"]
     assert main([*args, "--keep", "3x", "--json"]) == 2  # bad input: nothing deleted
+    assert main([*args, "--keep", "\u00b2", "--json"]) == 2  # a digit to str, not to int()
     assert _rows(examples_dsn) == total
     capsys.readouterr()
     assert main([*args, "--keep", "4", "--json"]) == 0
