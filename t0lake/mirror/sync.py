@@ -160,7 +160,7 @@ def _check_head(storage: LakeStorage, table: Table, latest: Manifest) -> int | N
     summary = head.summary.additional_properties if head.summary else {}
     where = {"entrypoint": latest.entrypoint, "iceberg_snapshot_id": head.snapshot_id}
     raw_id, digest = summary.get(SNAPSHOT_ID), summary.get(MANIFEST_SHA256)
-    if raw_id is None or digest is None or not str(raw_id).isdigit():
+    if raw_id is None or digest is None or not (str(raw_id).isascii() and str(raw_id).isdigit()):
         raise IntegrityError(
             f"the head of the Iceberg table of {latest.entrypoint} (snapshot "
             f"{head.snapshot_id}) was not committed by t0lake's mirror: the mirror refuses to "
