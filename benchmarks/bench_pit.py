@@ -382,17 +382,19 @@ con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
 w2, c2 = time.perf_counter(), time.process_time()
 sql = '''
-WITH e AS (SELECT * FROM read_parquet('{f}/events.parquet')),
-     f AS (SELECT * FROM read_parquet('{f}/features.parquet')),
+WITH e AS (SELECT * FROM read_parquet($events)),
+     f AS (SELECT * FROM read_parquet($features)),
 joined AS (
   SELECT e.label, f.x, row_number() OVER (PARTITION BY e.label
                                            ORDER BY f.ts DESC, f.created DESC) AS rn
-    FROM e JOIN f ON f.id = e.id AND f.ts <= e.t0 AND f.ts >= e.t0 - INTERVAL {d} DAY)
+    FROM e JOIN f ON f.id = e.id AND f.ts <= e.t0 AND f.ts >= e.t0 - to_days($days))
 SELECT e.label, joined.x FROM e LEFT JOIN joined ON joined.label = e.label AND joined.rn = 1
- ORDER BY e.label'''.format(f=folder, d=days)
-x = con.execute(sql).to_arrow_table().column("x").to_numpy(zero_copy_only=False)
+ ORDER BY e.label'''
+params = {"events": folder + "/events.parquet", "features": folder + "/features.parquet",
+          "days": days}  # values as parameters, never spliced into the text
+x = con.execute(sql, params).to_arrow_table().column("x").to_numpy(zero_copy_only=False)
 w3, c3 = time.perf_counter(), time.process_time()
-con.execute(sql).to_arrow_table()
+con.execute(sql, params).to_arrow_table()
 w4 = time.perf_counter()
 np.save(out, np.asarray(x, dtype=np.float64))
 w5, c5 = time.perf_counter(), time.process_time()

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import sql
 from reliability_cases import (
     AS_OF,
     EP,
@@ -130,6 +131,12 @@ def _reader_loop(target: Target, stop: threading.Event, out: list[Run]) -> None:
         n += 1
 
 
+# the drift the storm keeps making: identifiers composed, values as parameters
+_UPDATE_SCORE = sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s").format(
+    sql.Identifier("lk", "src"), sql.Identifier("score"), sql.Identifier("id")
+)
+
+
 def _mutator(env: Env, stop: threading.Event, seed: int) -> None:
     rng = random.Random(seed)
     value = 1000
@@ -137,7 +144,7 @@ def _mutator(env: Env, stop: threading.Event, seed: int) -> None:
         value += 1
         row = rng.randint(1, ROWS)
         with pg.connect(env.dsn, autocommit=True) as conn:  # values as parameters
-            conn.execute("UPDATE lk.src SET score = %s WHERE id = %s", (value, row))
+            conn.execute(_UPDATE_SCORE, (value, row))
 
 
 def _landed(name: str, run: Run) -> Landed | None:

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from t0lake.errors import ConfigError
 from t0lake.lake.manifest import Manifest
 from t0lake.lake.reader import Part, Reader, integrity
 from t0lake.lake.snapshot import Snapshot
@@ -58,7 +57,7 @@ def read(
     arguments (days, columns) are a ConfigError here, before any job."""
     reader = Reader(snapshot.storage, snapshot.manifest)
     parts = reader.parts(start, end)
-    names = reader.columns(_names(columns))
+    names = reader.columns(columns)
     arrow = _plain(pa.schema([snapshot.schema.field(n) for n in names]))
     schema = spark_schema(arrow)
     if not parts:
@@ -129,17 +128,3 @@ class FileTasks:
 def _plain(schema: pa.Schema) -> pa.Schema:
     """The schema without field metadata, which Spark does not keep."""
     return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
-
-
-def _names(columns: Iterable[str] | None) -> list[str] | None:
-    if columns is None:
-        return None
-    if isinstance(columns, str):
-        raise ConfigError("columns must be a list of names, not one string", parameter="columns")
-    try:
-        return list(columns)
-    except TypeError:
-        raise ConfigError(
-            f"columns must be a list of column names, got {type(columns).__name__}",
-            parameter="columns",
-        ) from None

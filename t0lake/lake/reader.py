@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -31,7 +31,7 @@ from t0lake.errors import ConfigError, IntegrityError
 from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
 from t0lake.lake.storage import LakeStorage
 
-__all__ = ["Part", "Reader", "integrity"]
+__all__ = ["Part", "Reader", "column_list", "integrity"]
 
 _PREFETCH = 4  # files read and verified ahead of the one being returned
 _BATCH_ROWS = 150_000  # rows of local files read by one call of Polars' native reader
@@ -79,12 +79,13 @@ class Reader:
     def snapshot_id(self) -> int:
         return self.manifest.snapshot_id
 
-    def columns(self, columns: Sequence[str] | None) -> list[str]:
+    def columns(self, columns: Iterable[str] | None) -> list[str]:
+        """The columns of a read, in the caller's order without repeats (None: all of them);
+        ConfigError for anything that is not a list of this snapshot's names."""
         names = [f.name for f in self.schema]
+        columns = column_list(columns)
         if columns is None:
             return names
-        if isinstance(columns, str):
-            raise ConfigError("columns must be a list of names, not one string")
         unknown = [c for c in columns if c not in names]
         if unknown:
             raise ConfigError(
@@ -458,6 +459,22 @@ class Reader:
             return self.storage.read_bytes(f.path)
         except FileNotFoundError:
             raise integrity(self, f, None, None, "file is missing") from None
+
+
+def column_list(columns: Iterable[str] | None) -> list[str] | None:
+    """Columns as a list, read once: any iterable of names (a generator too) is accepted, and
+    one string is refused (it is not a list of names, and ``list("id")`` is two columns)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        raise ConfigError("columns must be a list of names, not one string", parameter="columns")
+    try:
+        return list(columns)
+    except TypeError:
+        raise ConfigError(
+            f"columns must be a list of column names, got {type(columns).__name__}",
+            parameter="columns",
+        ) from None
 
 
 def _batch_workers() -> int:

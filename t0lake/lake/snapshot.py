@@ -28,7 +28,7 @@ from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
 from t0lake.lake.layout import Tier
 from t0lake.lake.manifest import DayEntry, FileEntry, Manifest, Operation
-from t0lake.lake.reader import Reader
+from t0lake.lake.reader import Reader, column_list
 from t0lake.lake.storage import LakeStorage, check_name, open_storage
 from t0lake.lake.verify import verify_snapshot
 
@@ -252,7 +252,7 @@ class Snapshot:
         ``verify=False``) and only then filtered and handed to Polars, in day order.
         """
         parts = self._reader.parts(start, end)
-        wanted = self._reader.columns(_names(columns))
+        wanted = self._reader.columns(column_list(columns))
         schema = to_polars(self.schema.empty_table().select(wanted)).schema
 
         def source(
@@ -299,7 +299,7 @@ class Snapshot:
     ) -> pl.DataFrame:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
-        columns, filters = _names(columns), _filters(filters)  # a generator is read once
+        columns, filters = column_list(columns), _filters(filters)  # a generator is read once
         lazy = self.scan(start, end, columns, filters, verify=verify)
         try:
             frame = lazy.collect()
@@ -328,7 +328,7 @@ class Snapshot:
         verify: bool = True,
     ) -> pa.Table:
         """The verified rows as one Arrow table, types exactly as in the manifest."""
-        wanted = self._reader.columns(_names(columns))
+        wanted = self._reader.columns(column_list(columns))
         tables = list(self._reader.tables(self._reader.parts(start, end), wanted, verify=verify))
         if not tables:
             return self.schema.empty_table().select(wanted)
@@ -349,7 +349,7 @@ class Snapshot:
         needs ``dask[dataframe]``, imported only here)."""
         from t0lake.lake.dask_read import to_dask
 
-        return to_dask(self._reader, start, end, _names(columns), verify=verify)
+        return to_dask(self._reader, start, end, column_list(columns), verify=verify)
 
     def files(self, start: date | str | None = None, end: date | str | None = None) -> list[str]:
         """URIs of the live files holding days ``start``..``end``: what another engine may read
@@ -405,7 +405,8 @@ class Snapshot:
             for d, (_, entry) in sorted(self.manifest.days().items())
             if (first is None or d >= first) and (last is None or d <= last)
         ]
-        names = [f.name for f in self.schema] if columns is None else list(_names(columns) or [])
+        listed = column_list(columns)
+        names = [f.name for f in self.schema] if listed is None else listed
         return {
             "kind": "snapshot_read",
             "entrypoint": self.manifest.entrypoint,
@@ -420,20 +421,6 @@ class Snapshot:
             "verified": verified,
             "t0lake_version": __version__,
         }
-
-
-def _names(columns: Iterable[str] | None) -> list[str] | str | None:
-    """Columns as a list, read once: any iterable of names (a generator too) is accepted. One
-    string stays a string, for the reader to refuse (it is not a list of names)."""
-    if columns is None or isinstance(columns, str):
-        return columns
-    try:
-        return list(columns)
-    except TypeError:
-        raise ConfigError(
-            f"columns must be a list of column names, got {type(columns).__name__}",
-            parameter="columns",
-        ) from None
 
 
 def _check_filters(lazy: pl.LazyFrame, exprs: list[pl.Expr], entrypoint: str) -> None:
