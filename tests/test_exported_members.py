@@ -74,6 +74,7 @@ MODULES = [
     "t0lake.lineage",
     "t0lake.mirror",
     "t0lake.mirror.catalog",
+    "t0lake.mirror.deletes",
     "t0lake.mirror.run",
     "t0lake.mirror.schema",
     "t0lake.mirror.sync",

@@ -21,9 +21,14 @@ never guessed at. Re-running after a missed or crashed step catches up from wher
 table's head stands, and a run with nothing to catch up commits nothing.
 
 A snapshot whose manifest serves only part of a file (a compacted file whose day was
-re-exported since) cannot be registered exactly without position deletes, which pyiceberg
-0.12 does not write: it is skipped, reported in ``skipped``, and gets no tag; the next
-compaction's snapshot is mirrored again.
+re-exported since, ``FileEntry.complete`` False) is mirrored like any other, with one
+Iceberg v2 position-delete file per such file naming its dead rows (``t0lake.mirror.deletes``:
+pyiceberg 0.12 reads position deletes but does not write them). A delete file lives under
+the table's own location, is named by its content, and leaves the Iceberg snapshot when its
+data file does or becomes complete again. The head check reads the head's delete files back
+and holds them against the manifest too. ``skipped`` stays for a snapshot that genuinely
+cannot be mirrored: today only a partial one in a table whose format version is not 2 (a
+v1 table cannot hold delete files).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
-from pyiceberg.manifest import DataFile
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestContent
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
-from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.snapshots import Operation, Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots, ManageSnapshots
 
 from t0lake.errors import (
@@ -49,6 +55,13 @@ from t0lake.errors import (
 from t0lake.lake import log
 from t0lake.lake.manifest import Manifest
 from t0lake.lake.storage import LakeStorage
+from t0lake.mirror.deletes import (
+    MirrorSnapshot,
+    PlannedDelete,
+    plan_deletes,
+    read_deletes,
+    write_delete_file,
+)
 
 __all__ = [
     "MANIFEST_SHA256",
@@ -81,7 +94,9 @@ class MirrorResult:
     head: int  # the lake's head snapshot
     mirrored_before: int | None  # the t0lake snapshot the table's head mirrored
     mirrored: list[int] = field(default_factory=list)  # committed by this run
-    skipped: dict[int, str] = field(default_factory=dict)  # snapshot → why not mirrored
+    # snapshot → why it was not mirrored: only a partial snapshot in a table that cannot hold
+    # position deletes (format version not 2); partial snapshots are mirrored with deletes
+    skipped: dict[int, str] = field(default_factory=dict)
     tags_removed: list[str] = field(default_factory=list)
     pin_tags: dict[str, int] = field(default_factory=dict)  # pin tag → t0lake snapshot
     iceberg_snapshot_id: int | None = None  # the table's head after the run
@@ -129,11 +144,11 @@ def mirror_entrypoint(storage: LakeStorage, table: Table, entrypoint: str) -> Mi
             continue
         manifest = latest if sid == latest.snapshot_id else log.load(storage, entrypoint, sid)
         partial = sorted(f.path for f in manifest.files if not f.complete)
-        if partial:
+        if partial and table.format_version != 2:
             result.skipped[sid] = (
                 f"{len(partial)} file(s) serve only part of their rows ({partial[0]} …): "
-                "Iceberg needs position deletes for that, which pyiceberg 0.12 cannot write; "
-                "the next compaction's snapshot is mirrored"
+                "that needs position deletes, which the mirror writes into format-version 2 "
+                f"tables only, and this table is version {table.format_version}"
             )
             continue
         table = _commit_snapshot(storage, table, manifest, result)
@@ -202,7 +217,48 @@ def _check_head(storage: LakeStorage, table: Table, latest: Manifest) -> int | N
                 t0lake_snapshot_id=sid,
                 **where,
             )
+        planned = plan_deletes(storage, table.location(), manifest)
+        _check_deletes(table, head, planned, {**where, "t0lake_snapshot_id": sid})
     return sid
+
+
+def _check_deletes(
+    table: Table, head: Snapshot, planned: dict[str, PlannedDelete], where: dict[str, Any]
+) -> None:
+    """The head's delete files must delete exactly the rows its manifest no longer serves:
+    one position-delete file per partial file, read back, its positions those the manifest
+    leaves out; nothing for a complete file. IntegrityError otherwise."""
+    by_data: dict[str, PlannedDelete] = {p.data_uri: p for p in planned.values()}
+    found: dict[str, list[Any]] = {}
+    for uri, delete_file in _delete_files(table, head).items():
+        if delete_file.content != DataFileContent.POSITION_DELETES:
+            raise IntegrityError(
+                f"the head of the Iceberg table of {where['entrypoint']} holds an equality "
+                f"delete file ({uri}): the mirror never writes one; it was changed outside it",
+                **where,
+            )
+        try:
+            deleted = read_deletes(table.io, uri)
+        except Exception as exc:  # missing, unreadable, not a delete file: all the same here
+            raise IntegrityError(
+                f"a delete file of the head of the Iceberg table of {where['entrypoint']} "
+                f"cannot be read ({type(exc).__name__}): {uri}",
+                **where,
+            ) from exc
+        for data_uri, positions in deleted.items():
+            found.setdefault(data_uri, []).append(positions)
+    for data_uri in sorted(set(found) | set(by_data)):
+        plan = by_data.get(data_uri)
+        got = found.get(data_uri, [])
+        if plan is None or len(got) != 1 or not np.array_equal(got[0], plan.positions()):
+            raise IntegrityError(
+                f"the head of the Iceberg table of {where['entrypoint']} deletes other rows of "
+                f"{plan.file if plan else data_uri} than its t0lake snapshot leaves out "
+                f"({sum(len(g) for g in got)} deleted, {plan.count if plan else 0} expected): "
+                "it was changed outside the mirror",
+                file=plan.file if plan else None,
+                **where,
+            )
 
 
 def _manifest_sha256(storage: LakeStorage, latest: Manifest, sid: int) -> str | None:
@@ -220,10 +276,23 @@ def _manifest_sha256(storage: LakeStorage, latest: Manifest, sid: int) -> str | 
 
 def _data_files(table: Table, snapshot: Snapshot | None) -> dict[str, DataFile]:
     """The live data files of a table snapshot, by path."""
+    return _live_files(table, snapshot, ManifestContent.DATA)
+
+
+def _delete_files(table: Table, snapshot: Snapshot | None) -> dict[str, DataFile]:
+    """The live delete files of a table snapshot, by path."""
+    return _live_files(table, snapshot, ManifestContent.DELETES)
+
+
+def _live_files(
+    table: Table, snapshot: Snapshot | None, content: ManifestContent
+) -> dict[str, DataFile]:
     if snapshot is None:
         return {}
     out: dict[str, DataFile] = {}
     for manifest_file in snapshot.manifests(table.io):
+        if manifest_file.content != content:
+            continue
         for entry in manifest_file.fetch_manifest_entry(table.io, discard_deleted=True):
             out[entry.data_file.file_path] = entry.data_file
     return out
@@ -235,25 +304,38 @@ def _data_files(table: Table, snapshot: Snapshot | None) -> dict[str, DataFile]:
 def _commit_snapshot(
     storage: LakeStorage, table: Table, manifest: Manifest, result: MirrorResult
 ) -> Table:
-    """One Iceberg commit mirroring ``manifest`` (files, tag, pins, expiry)."""
+    """One Iceberg commit mirroring ``manifest`` (files, delete files, tag, pins, expiry)."""
     before = table.current_snapshot()
     have = _data_files(table, before)
     want = {storage.uri(f.path) for f in manifest.files}
+    have_deletes = _delete_files(table, before)
+    planned = plan_deletes(storage, table.location(), manifest)
     properties = {
         SNAPSHOT_ID: str(manifest.snapshot_id),
         MANIFEST_SHA256: manifest.sha256,
         OPERATION: str(manifest.operation),
         PINS: json.dumps(dict(sorted(manifest.pins.items())), separators=(",", ":")),
     }
-    tx = table.transaction()
-    snapshots = tx.update_snapshot(snapshot_properties=properties)
     gone = [have[p] for p in sorted(set(have) - want)]
-    producer = snapshots.overwrite() if gone else snapshots.fast_append()
+    gone_deletes = [have_deletes[p] for p in sorted(set(have_deletes) - set(planned))]
+    # written before the commit, named by content: a re-run after a crash here finds them
+    new_deletes = [
+        write_delete_file(table.io, planned[p]) for p in sorted(set(planned) - set(have_deletes))
+    ]
+    tx = table.transaction()
+    changed = gone or gone_deletes or new_deletes
+    producer = MirrorSnapshot(
+        tx, table.io, Operation.OVERWRITE if changed else Operation.APPEND, properties
+    )
     with producer:
         for data_file in gone:
             producer.delete_data_file(data_file)
         for path in sorted(want - set(have)):  # the footer gives the column statistics
             producer.append_data_file(parquet_file_to_data_file(table.io, tx.table_metadata, path))
+        for delete_file in gone_deletes:
+            producer.remove_delete_file(delete_file)
+        for delete_file in new_deletes:
+            producer.add_delete_file(delete_file)
     new_id = producer.snapshot_id
     _refs(tx, table, manifest, new_id, result)
     try:
