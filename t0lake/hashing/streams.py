@@ -58,6 +58,10 @@ class ColumnHasher:
     def update(self, chunk: pa.Array) -> None:
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_decode()
+        if pa.types.is_string_view(chunk.type):  # Arrow cannot drop the NULLs of views
+            chunk = chunk.cast(pa.large_string())
+        elif pa.types.is_binary_view(chunk.type):
+            chunk = chunk.cast(pa.large_binary())
         self.validity.update(validity_bytes(chunk).data)
         present = pc.drop_null(chunk) if chunk.null_count else chunk
         if self.child is not None:

@@ -200,7 +200,6 @@ class LakeTier:
         columns[coverage] = [None if c is None else json.loads(c) for c in columns[coverage]]
         return list(zip(*columns, strict=True))
 
-
     def _proven_days(self, entrypoint: str, head: Manifest, days: list[date]) -> pa.Table:
         """The rows of ``days`` (all held by ``head``), each day proven once per content."""
         live = head.days()

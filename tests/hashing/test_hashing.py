@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import struct
 from collections.abc import Sequence
 from decimal import Decimal
@@ -422,3 +423,62 @@ def test_property_range_digests_of_numbers_with_nulls_at_any_offset_match_the_sp
     assert hashing.range_digests("c", array, field, ranges) == expected
     whole = hashing.column_hash("c", array, field).digest
     assert whole == _reference_digest(rows, fmt)
+
+
+@pytest.mark.parametrize("kind", ["int8", "float8", "bool", "text", "text-view", "numeric", "date"])
+def test_range_digests_of_long_chunked_columns_equal_the_digest_of_each_slice(kind: str) -> None:
+    """Columns of reader size, chunked as a Polars frame of many files: ranges that straddle
+    chunks, start mid-chunk or are empty give each slice's own digest (NULLs in some
+    stretches of rows only, none in others; Polars' string views too)."""
+    block = 65_536  # a stretch of rows without NULL
+
+    rng = np.random.default_rng(11)
+    rows = 2 * block + 12_345
+    mask = rng.random(rows) < 0.05
+    mask[block : 2 * block] = False  # one block without a NULL
+    ints = rng.integers(-(10**9), 10**9, rows)
+    arrays = {
+        "int8": lambda: pa.array(ints, pa.int64(), mask=mask),
+        "float8": lambda: pa.array(np.where(ints % 97 == 0, np.nan, ints / 7), mask=mask),
+        "bool": lambda: pa.array(ints % 3 == 0, mask=mask),
+        "text": lambda: pa.array([f"v{i % 1000}é" for i in ints], pa.large_string(), mask=mask),
+        "text-view": lambda: pa.array([f"value-{i}" for i in ints], pa.string_view(), mask=mask),
+        "numeric": lambda: pa.array(
+            [Decimal(int(i)).scaleb(-3) for i in ints], pa.decimal128(18, 3), mask=mask
+        ),
+        "date": lambda: pa.array(ints % 40_000, pa.int32(), mask=mask).cast(pa.date32()),
+    }
+    array = arrays[kind]()
+    cuts = [0, 5, 40_000, block - 1, block + 7, 2 * block + 3, rows]
+    column = pa.chunked_array([array.slice(a, b - a) for a, b in itertools.pairwise(cuts)])
+    ranges = [
+        (0, rows),
+        (3, block),
+        (block - 10, 20),
+        (block + 100, block - 200),
+        (2 * block - 1, 12_346),
+        (rows, 0),
+        (77, 10_000),
+    ]
+    field = pa.field("c", pa.large_string() if kind == "text-view" else array.type)
+    expected = [hashing.column_hash("c", array.slice(o, n), field).digest for o, n in ranges]
+    assert hashing.range_digests("c", column, field, ranges) == expected
+
+
+def test_range_digests_of_polars_string_views_and_lists_of_them() -> None:
+    """The reader hands the proof Polars' own string views (CompatLevel.newest()), lists of
+    them too; they hash as the same text as plain Arrow strings."""
+    frame = pl.DataFrame(
+        {"s": ["a", None, "ünïcode-long-value", ""], "l": [["x", None], None, [], ["long-string!"]]}
+    )
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+    assert pa.types.is_string_view(table.column("s").type)
+    plain = frame.to_arrow()
+    for name in ("s", "l"):
+        field = plain.schema.field(name)
+        ranges = [(0, 4), (1, 2), (3, 1)]
+        expected = [
+            hashing.column_hash(name, plain.column(name).slice(o, n), field).digest
+            for o, n in ranges
+        ]
+        assert hashing.range_digests(name, table.column(name), field, ranges) == expected
