@@ -98,6 +98,30 @@ def test_empty_single_and_null_heavy_subsets_match(conn: psycopg.Connection, whe
     assert _digests(conn, "native", query) == _digests(conn, "sql", query)
 
 
+@pytest.mark.parametrize("rows", [4095, 4096, 4097, 20_000])
+def test_streams_longer_than_the_aggregates_buffer_match(
+    conn: psycopg.Connection, rows: int
+) -> None:
+    """The aggregate hashes each stream through a 4 KiB buffer: validity and bool values at,
+    just past and far past one buffer, values that straddle a refill (odd widths), and
+    values longer than a whole buffer arriving with one partly full."""
+    query = (
+        sql.SQL(
+            "SELECT g AS id, CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END AS b,"
+            " (g % 300)::int2 AS i2, (g * 7919)::int4 AS i4,"
+            " CASE WHEN g % 3 = 0 THEN repeat('x', g % 11) ELSE 'é' END AS t,"
+            " CASE WHEN g % 1000 = 1 THEN repeat(md5(g::text), 300) ELSE md5(g::text) END AS long,"
+            " (g * 1.25)::numeric(12, 2) AS n"
+            " FROM generate_series(1, {}) AS g"
+        )
+        .format(sql.Literal(rows))
+        .as_string(conn)
+    )
+    native = _digests(conn, "native", query)
+    assert len(native) == 7
+    assert native == _digests(conn, "sql", query)
+
+
 def test_arrays_use_the_aggregate_for_their_elements(conn: psycopg.Connection) -> None:
     query = (
         "SELECT g AS id, CASE WHEN g % 4 = 0 THEN NULL"
