@@ -70,7 +70,8 @@ def open_storage(
         return LocalStorage(url=url, fs=fs, root=os.path.abspath(root), storage_options=options)
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
     if {"s3", "s3a"} & set(protocols):
-        if not str(root).strip("/"):
+        # "s3://" and "s3:///lake" (the bucket left empty) alike: the bucket is root's first part
+        if not str(root).split("/")[0]:
             raise ConfigError(f"the lake URL {url!r} names no bucket: s3://bucket/prefix", lake=url)
         storage = S3Storage(url=url, fs=fs, root=str(root), storage_options=options)
         if check:

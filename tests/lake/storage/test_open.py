@@ -97,7 +97,12 @@ def test_scan_writes_an_extract_to_s3(
 
 @pytest.mark.parametrize(
     ("url", "match"),
-    [("lake\x00x", "NUL"), ("s3://", "names no bucket"), ("s3:////", "names no bucket")],
+    [
+        ("lake\x00x", "NUL"),
+        ("s3://", "names no bucket"),
+        ("s3:////", "names no bucket"),
+        ("s3:///lake", "names no bucket"),  # a prefix, but the bucket left empty
+    ],
 )
 def test_urls_naming_nothing_are_config_errors(url: str, match: str) -> None:
     with pytest.raises(t0lake.ConfigError, match=match):
