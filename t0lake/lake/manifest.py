@@ -297,6 +297,7 @@ class Manifest:
             )
             if schema_hash(manifest.schema) != manifest.schema_hash:
                 raise ValueError("schema_hash does not match the Arrow schema")
+            _check_one_holder(manifest.files)
         except IntegrityError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -304,6 +305,22 @@ class Manifest:
                 f"manifest {where} is not a valid {FORMAT} document: {exc}", manifest=where
             ) from exc
         return manifest
+
+
+def _check_one_holder(files: tuple[FileEntry, ...]) -> None:
+    """Each file listed once and each day held by one slice: a manifest that lists a file
+    twice (or two slices of one day) would serve that day's rows twice, so even a resealed
+    one (its checksum consistent) is refused. ValueError naming the first repeat."""
+    paths: set[str] = set()
+    holders: dict[date, str] = {}
+    for f in files:
+        if f.path in paths:
+            raise ValueError(f"file {f.path} is listed twice")
+        paths.add(f.path)
+        for d in f.days:
+            if d.day in holders:
+                raise ValueError(f"day {d.day} is held twice ({holders[d.day]} and {f.path})")
+            holders[d.day] = f.path
 
 
 def _body_sha256(body: Mapping[str, Any]) -> str:

@@ -4,10 +4,12 @@ deliberate format change) and read them back unchanged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
+from t0lake._util.canonical_json import canonical_json_bytes
 from t0lake.errors import IntegrityError
 from t0lake.lake.manifest import Manifest
 from tests.golden.make_manifest import DAYS, ENTRYPOINT, GOLDEN, build
@@ -28,3 +30,27 @@ def test_an_edited_golden_manifest_is_refused() -> None:
     doc["files"][0]["rows"] += 1
     with pytest.raises(IntegrityError, match="checksum mismatch"):
         Manifest.from_bytes(json.dumps(doc).encode(), where="edited")
+
+
+def _resealed(doc: dict[str, object]) -> bytes:
+    """``doc`` with a consistent checksum: a forgery only a structural check can catch."""
+    doc.pop("manifest_sha256", None)
+    doc["manifest_sha256"] = hashlib.sha256(canonical_json_bytes(doc)).hexdigest()
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("how", ["same file twice", "one day in two files"])
+def test_a_resealed_manifest_holding_a_day_twice_is_refused(how: str) -> None:
+    """Found by the fuzz harness: the same file entry appended and resealed made a read
+    serve that day's rows twice."""
+    doc = json.loads(GOLDEN.read_bytes())
+    twin = dict(doc["files"][0])
+    if how == "one day in two files":
+        twin["path"] = twin["path"].replace(".parquet", "-twin.parquet")
+    doc["files"].append(twin)
+    with pytest.raises(
+        IntegrityError, match="listed twice" if how == "same file twice" else "held twice"
+    ):
+        Manifest.from_bytes(_resealed(doc), where="forged")
+    doc["files"].pop()
+    assert Manifest.from_bytes(_resealed(doc), where="resealed").days()
