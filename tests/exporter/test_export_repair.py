@@ -290,3 +290,31 @@ def test_a_resealed_manifest_with_a_forged_column_digest_is_repaired_not_built_u
     assert result.committed and result.days_repaired == [DAY]
     assert "column digests" in result.damaged_files[file.path]
     assert t0lake.open(lake).snapshot(EP).verify()["files"] == 5
+
+
+def test_a_resealed_manifest_with_a_forged_file_size_is_repaired(
+    lake: str, store_dsn: str
+) -> None:
+    """Found by the fuzz harness: the head (checksum valid, never registered) says a day's
+    file is 645,757 bytes; the file is intact. The re-export rewrote the same bytes, but the
+    commit took them for "the same file rewritten in place" and committed nothing, so the
+    head still failed verify after an export that reported success."""
+    storage = open_storage(lake)
+    head = log.load(storage, EP, 1)
+    file, _ = head.days()[DAY]
+    files = tuple(replace(f, bytes=645_757) if f.path == file.path else f for f in head.files)
+    forged = replace(head, files=files, sha256="").sealed()
+    storage.delete(manifest_path(EP, 1))
+    storage.put_if_absent(manifest_path(EP, 1), forged.to_bytes())
+    with pg.connect(store_dsn, autocommit=True) as conn:  # as if never registered
+        conn.execute("DELETE FROM audit.t0_export_registry")
+    with pytest.raises(IntegrityError):
+        t0lake.open(lake).snapshot(EP).verify()
+
+    result = t0lake.export(store_dsn, EP, lake)
+
+    assert result.committed and result.days_repaired == [DAY]
+    assert "the manifest says 645,757" in result.damaged_files[file.path]
+    new_head = log.head(storage, EP)
+    assert new_head is not None and new_head.days()[DAY][0].bytes == file.bytes
+    assert t0lake.open(lake).snapshot(EP).verify()["files"] == 5

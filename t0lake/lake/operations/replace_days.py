@@ -124,9 +124,11 @@ class ReplaceDays:
         )
 
 
-def _facts(f: FileEntry) -> tuple[DayEntry, ...]:
-    """What a file's manifest entry says about its rows, whoever read them when."""
-    return tuple(replace(d, read_at=None) for d in f.days)
+def _facts(f: FileEntry) -> tuple[int, int, tuple[DayEntry, ...]]:
+    """What a file's manifest entry says about its bytes and rows, whoever read them when:
+    a damaged file rewritten in place needs no new snapshot only if the head already says
+    all of it (a resealed head can lie about the size of an intact file)."""
+    return f.bytes, f.rows, tuple(replace(d, read_at=None) for d in f.days)
 
 
 def _without_day(f: FileEntry, day: date) -> FileEntry | None:
