@@ -11,8 +11,8 @@
  *
  * Each stream is hashed as it grows: its bytes go into a small fixed buffer (hot in the
  * cache) that is fed to SHA-256 whenever it fills, instead of a buffer of the whole day
- * grown by doubling and hashed at the end (a perf profile of that showed a third of the
- * aggregate's time in memmove, buffer growth and page faults). SHA-256 is OpenSSL's
+ * grown by doubling and hashed at the end (a perf profile of that showed over a quarter
+ * of the aggregate's time in memmove, buffer growth and page faults). SHA-256 is OpenSSL's
  * (libcrypto, the one Postgres itself links): its context is a plain struct, so it lives in
  * the aggregate's state with no resource to release, and the final function finishes a copy,
  * leaving the state as it found it.

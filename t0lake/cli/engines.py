@@ -164,7 +164,8 @@ def mirror_command(
     Rules: a missed or crashed step is caught up from where the table's head stands; a run
     with nothing new commits nothing. A table whose head is not one of this lake's
     snapshots (by id and manifest checksum) is refused, exit 1, nothing written. A snapshot
-    serving part of a compacted file is skipped (reported) until the next compaction.
+    serving only part of a compacted file (one of its days re-exported since) is mirrored
+    with an Iceberg v2 position-delete file naming the rows it no longer serves.
 
     \b
     Example:
