@@ -985,6 +985,18 @@ def target_names(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
     _run_target(ctx, "names", st.tuples(st.sampled_from(ops), s["names"]), body, specials, budget)
 
 
+def _remove_relative_lake(url: str) -> None:
+    """Remove what an export to a relative URL rightly made under the cwd: a later read of
+    the same URL must not find it (it would count as a read of a lake that is not there)."""
+    if "://" in url or not url or os.path.isabs(url):
+        return
+    cwd = Path.cwd().resolve()
+    made = (cwd / url).resolve()
+    if made != cwd and cwd in made.parents and made.is_dir():
+        top = cwd / made.relative_to(cwd).parts[0]
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def target_urls(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
     t0 = ctx.t0lake
     st = s["st"]
@@ -1058,6 +1070,7 @@ def target_urls(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
             # fail or (relative ones) land under the fuzz directory's cwd
             call = lambda: t0.export(ctx.dsn, EP, url, storage_options=options, progress=False)  # noqa: E731
             ctx.case("urls", label, call, None, s3=True)
+            _remove_relative_lake(url)
 
     ops = st.sampled_from(["entrypoints", "verify", "export"])
     urls = st.one_of(
@@ -1898,12 +1911,23 @@ def target_cli(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
     ids = st.one_of(
         st.sampled_from([str(i) for i in SPECIAL_IDS if isinstance(i, int | str)]), text
     )
+    # no NUL: an argv holding one never reaches t0lake (subprocess refuses it)
     columns = st.one_of(
-        st.lists(st.sampled_from(COLUMNS + WEIRD_COLUMNS[:10]), max_size=3).map(",".join), text
+        st.lists(
+            st.sampled_from([c for c in COLUMNS + WEIRD_COLUMNS[:10] if "\x00" not in c]),
+            max_size=3,
+        ).map(",".join),
+        text,
     )
     storage_option = st.one_of(
         st.sampled_from(
             ["=", "novalue", "endpoint_url=http://127.0.0.1:1", "anon=true", "key=", "=x", "a=b=c"]
+        ),
+        text,
+    )
+    catalogs = st.one_of(
+        st.sampled_from(
+            ["sqlite://", "nope://x", "postgresql+psycopg://nobody@127.0.0.1:1/x", "", ":"]
         ),
         text,
     )
@@ -1933,12 +1957,25 @@ def target_cli(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
                     "pin",
                     "unpin",
                     "policy",
+                    "files",
+                    "mirror",
+                    "retain vectors",
                 ]
             )
         )
-        argv: list[str] = [cmd]
-        needs_name = cmd in ("certify", "export", "snapshots", "scan", "pin", "unpin", "policy")
-        if needs_name or (cmd in ("verify", "compact", "expire", "vacuum") and draw(st.booleans())):
+        argv: list[str] = cmd.split()
+        needs_name = cmd in (
+            "certify",
+            "export",
+            "snapshots",
+            "scan",
+            "pin",
+            "unpin",
+            "policy",
+            "files",
+        )
+        optional_name = ("verify", "compact", "expire", "vacuum", "mirror")
+        if needs_name or (cmd in optional_name and draw(st.booleans())):
             argv.append(draw(st.one_of(st.just(EP), cli_names)))
         if cmd == "pin":
             argv.append(draw(ids))
@@ -1966,12 +2003,22 @@ def target_cli(ctx: Ctx, s: dict[str, Any], budget: float) -> None:
             "pin": [("--name", cli_names)],
             "unpin": [("--name", cli_names)],
             "policy": [("--hot-days", ids), ("--warm-months", ids)],
+            "files": [("--snapshot", ids), ("--start", days), ("--end", days)],
+            # an in-memory SQLite catalog works; the others must be refused, typed
+            "mirror": [("--iceberg-catalog", catalogs)],
+            "retain vectors": [
+                ("--keep", durations),
+                ("--as-of", days),
+                ("--entrypoint", st.one_of(st.just(EP), cli_names)),
+            ],
         }.get(cmd, [])
         for opt, strategy in options:
             if draw(st.integers(0, 3)) == 0:
                 continue
             argv += [opt] if strategy is None else [opt, draw(strategy)]
-        if cmd in ("status", "certify", "hash", "export") or draw(st.integers(0, 4)) == 0:
+        if cmd in ("status", "certify", "hash", "export", "retain vectors") or (
+            draw(st.integers(0, 4)) == 0 and cmd not in ("files", "mirror")
+        ):
             argv += ["--dsn", ctx.dsn]
         if draw(st.integers(0, 5)) == 0:
             argv += ["--storage-option", draw(storage_option)]
