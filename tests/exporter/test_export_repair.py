@@ -22,6 +22,7 @@ from t0lake.cli import main
 from t0lake.errors import IntegrityError
 from t0lake.lake import log
 from t0lake.lake.layout import manifest_path
+from t0lake.lake.manifest import FileEntry
 from t0lake.lake.storage import open_storage
 from tests.lakecases import EP, day_file, make_store, run_sql
 
@@ -264,6 +265,24 @@ def test_verify_with_a_dsn_finds_an_entrypoint_whose_manifests_are_all_gone(
     assert "gone from the lake" in capsys.readouterr().err
 
 
+def _reseal_head(lake: str, dsn: str, forge: Callable[[FileEntry], FileEntry]) -> FileEntry:
+    """Replace the head (snapshot 1) by one whose entry of DAY's file is ``forge``d, with a
+    valid checksum, as if never registered: only a structural check can catch it. Returns
+    the true entry."""
+    storage = open_storage(lake)
+    head = log.load(storage, EP, 1)
+    file, _ = head.days()[DAY]
+    files = tuple(forge(f) if f.path == file.path else f for f in head.files)
+    forged = replace(head, files=files, sha256="").sealed()
+    storage.delete(manifest_path(EP, 1))
+    storage.put_if_absent(manifest_path(EP, 1), forged.to_bytes())
+    with pg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM audit.t0_export_registry")
+    with pytest.raises(IntegrityError):
+        t0lake.open(lake).snapshot(EP).verify()
+    return file
+
+
 def test_a_resealed_manifest_with_a_forged_column_digest_is_repaired_not_built_upon(
     lake: str, store_dsn: str
 ) -> None:
@@ -271,19 +290,12 @@ def test_a_resealed_manifest_with_a_forged_column_digest_is_repaired_not_built_u
     was changed: the digests no longer make the day's dataset hash. A re-export treats the
     day as damaged and commits the true entry, so the head verifies again (it used to
     commit on top of the lie, and the new head failed verify)."""
-    storage = open_storage(lake)
-    head = log.load(storage, EP, 1)
-    file, entry = head.days()[DAY]
-    forged_day = replace(entry, columns={**entry.columns, "score": "0" * 64})
-    forged_file = replace(file, days=(forged_day,))
-    files = tuple(forged_file if f.path == file.path else f for f in head.files)
-    forged = replace(head, files=files, sha256="").sealed()
-    storage.delete(manifest_path(EP, 1))
-    storage.put_if_absent(manifest_path(EP, 1), forged.to_bytes())
-    with pg.connect(store_dsn, autocommit=True) as conn:  # as if never registered
-        conn.execute("DELETE FROM audit.t0_export_registry")
-    with pytest.raises(IntegrityError):
-        t0lake.open(lake).snapshot(EP).verify()
+
+    def forge(f: FileEntry) -> FileEntry:
+        (day,) = f.days
+        return replace(f, days=(replace(day, columns={**day.columns, "score": "0" * 64}),))
+
+    file = _reseal_head(lake, store_dsn, forge)
 
     result = t0lake.export(store_dsn, EP, lake)
 
@@ -292,29 +304,17 @@ def test_a_resealed_manifest_with_a_forged_column_digest_is_repaired_not_built_u
     assert t0lake.open(lake).snapshot(EP).verify()["files"] == 5
 
 
-def test_a_resealed_manifest_with_a_forged_file_size_is_repaired(
-    lake: str, store_dsn: str
-) -> None:
-    """Found by the fuzz harness: the head (checksum valid, never registered) says a day's
-    file is 645,757 bytes; the file is intact. The re-export rewrote the same bytes, but the
-    commit took them for "the same file rewritten in place" and committed nothing, so the
-    head still failed verify after an export that reported success."""
-    storage = open_storage(lake)
-    head = log.load(storage, EP, 1)
-    file, _ = head.days()[DAY]
-    files = tuple(replace(f, bytes=645_757) if f.path == file.path else f for f in head.files)
-    forged = replace(head, files=files, sha256="").sealed()
-    storage.delete(manifest_path(EP, 1))
-    storage.put_if_absent(manifest_path(EP, 1), forged.to_bytes())
-    with pg.connect(store_dsn, autocommit=True) as conn:  # as if never registered
-        conn.execute("DELETE FROM audit.t0_export_registry")
-    with pytest.raises(IntegrityError):
-        t0lake.open(lake).snapshot(EP).verify()
+def test_a_resealed_manifest_with_a_forged_file_size_is_repaired(lake: str, store_dsn: str) -> None:
+    """Found by the fuzz harness: the head says a day's file is 645,757 bytes; the file is
+    intact. The re-export rewrote the same bytes, but the commit took them for "the same
+    file rewritten in place" and committed nothing, so the head still failed verify after
+    an export that reported success."""
+    file = _reseal_head(lake, store_dsn, lambda f: replace(f, bytes=645_757))
 
     result = t0lake.export(store_dsn, EP, lake)
 
     assert result.committed and result.days_repaired == [DAY]
     assert "the manifest says 645,757" in result.damaged_files[file.path]
-    new_head = log.head(storage, EP)
+    new_head = log.head(open_storage(lake), EP)
     assert new_head is not None and new_head.days()[DAY][0].bytes == file.bytes
     assert t0lake.open(lake).snapshot(EP).verify()["files"] == 5
