@@ -22,6 +22,7 @@ from t0lake.hashing.streams import (
     fixed_width_bytes,
     validity_bytes,
     varlen_native,
+    without_views,
 )
 from t0lake.hashing.types import FIXED_WIDTH, VARIABLE_WIDTH, canonical_type
 
@@ -62,7 +63,7 @@ def _range_digests(
     """Digests as ``ColumnHasher.digest`` computes them, one per row range."""
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    array = _without_views(array)
+    array = without_views(array)
     validity = validity_bytes(array)
     # the present values of rows o..o+n are present[before(o):before(o+n)]; Arrow counts
     # the nulls of a prefix from its bitmap (a cumulative sum over every row cost more than
@@ -154,22 +155,6 @@ def _plain_varlen(
         return None  # the general path names the column
     data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
     return lengths.astype(">i4"), data, offsets
-
-
-def _without_views(array: pa.Array) -> pa.Array:
-    """String and binary views (Polars' own layout, e.g. ``to_arrow(compat_level=
-    CompatLevel.newest())``), alone or as list elements, as offsets and bytes: Arrow cannot
-    drop the NULLs of views, and the zero-copy paths read offsets."""
-    dtype = array.type
-    large = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
-    if dtype in large:
-        return array.cast(large[dtype])
-    listed = (
-        pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_list_view(dtype)
-    )
-    if listed and dtype.value_type in large:
-        return array.cast(pa.large_list(large[dtype.value_type]))
-    return array
 
 
 @functools.lru_cache(maxsize=64)

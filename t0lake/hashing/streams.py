@@ -28,6 +28,7 @@ __all__ = [
     "validity_bytes",
     "varlen_native",
     "varlen_streams",
+    "without_views",
 ]
 
 # Postgres' own epoch (2000-01-01) so that SQL can use date_send/timestamp_send unchanged.
@@ -58,10 +59,7 @@ class ColumnHasher:
     def update(self, chunk: pa.Array) -> None:
         if pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_decode()
-        if pa.types.is_string_view(chunk.type):  # Arrow cannot drop the NULLs of views
-            chunk = chunk.cast(pa.large_string())
-        elif pa.types.is_binary_view(chunk.type):
-            chunk = chunk.cast(pa.large_binary())
+        chunk = without_views(chunk)
         self.validity.update(validity_bytes(chunk).data)
         present = pc.drop_null(chunk) if chunk.null_count else chunk
         if self.child is not None:
@@ -193,3 +191,19 @@ def varlen_native(
         else memoryview(b"")
     )
     return lengths, data
+
+
+def without_views(array: pa.Array) -> pa.Array:
+    """String and binary views (Polars' own layout, e.g. ``to_arrow(compat_level=
+    CompatLevel.newest())``), alone or as list elements, as offsets and bytes: Arrow cannot
+    drop the NULLs of views, and the zero-copy paths read offsets."""
+    dtype = array.type
+    large = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    if dtype in large:
+        return array.cast(large[dtype])
+    listed = (
+        pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_list_view(dtype)
+    )
+    if listed and dtype.value_type in large:
+        return array.cast(pa.large_list(large[dtype.value_type]))
+    return array

@@ -482,3 +482,6 @@ def test_range_digests_of_polars_string_views_and_lists_of_them() -> None:
             for o, n in ranges
         ]
         assert hashing.range_digests(name, table.column(name), field, ranges) == expected
+        # the whole-column path (ColumnHasher) takes the views as they are too
+        whole = hashing.column_hash(name, table.column(name), field).digest
+        assert whole == hashing.column_hash(name, plain.column(name), field).digest
