@@ -4,7 +4,6 @@ replaced, on any text (well-formed numbers, odd strings, NULLs, slices, every st
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,4 +47,3 @@ def test_trim_printed_keeps_untouched_arrays() -> None:
     """Nothing to trim: the array comes back as it is (no copy of its buffers)."""
     array = pa.array(["1.5", "20", None, "-3.25"])
     assert _trim_printed(array) is array
-    assert pc.all(pc.equal(_trim_printed(array), array)).as_py()
