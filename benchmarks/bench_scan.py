@@ -48,6 +48,7 @@ from rich.table import Table
 
 import t0lake
 from t0lake import hashing
+from t0lake._util.frames import column_to_arrow
 from t0lake.lake import commit
 from t0lake.lake.manifest import FileEntry, Manifest, Operation, schema_hash, schema_to_b64
 from t0lake.lake.snapshot import Snapshot
@@ -452,7 +453,9 @@ def proof_cost(snap: Snapshot, span: int, repeat: int = 7) -> ProofCost:
     read_ms = cpu(lambda: pl.read_parquet(files, hive_partitioning=False))
     proof_ms = cpu(
         lambda: [
-            hashing.range_digests(n, frame.get_column(n).to_arrow(), snap.schema.field(n), ranges)
+            hashing.range_digests(
+                n, column_to_arrow(frame.get_column(n)), snap.schema.field(n), ranges
+            )
             for n in frame.columns
         ]
     )

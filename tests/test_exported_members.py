@@ -44,6 +44,7 @@ MODULES = [
     "t0lake.hashing.streams",
     "t0lake.hashing.text",
     "t0lake.hashing.types",
+    "t0lake.hashing.views",
     "t0lake.lake",
     "t0lake.lake.commit",
     "t0lake.lake.dask_read",

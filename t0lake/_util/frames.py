@@ -25,7 +25,7 @@ from t0lake.errors import ConfigError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["remember_schema", "to_arrow", "to_polars"]
+__all__ = ["column_to_arrow", "remember_schema", "to_arrow", "to_polars"]
 
 _SCHEMAS: dict[int, tuple[weakref.ref[Any], tuple[Any, ...], pa.Schema]] = {}
 _LOCK = threading.Lock()
@@ -77,6 +77,18 @@ def to_arrow(data: Any) -> pa.Table:
     raise ConfigError(
         f"cannot hash a {type(data).__name__}: pass a pyarrow Table or a polars DataFrame/LazyFrame"
     )
+
+
+def column_to_arrow(series: pl.Series) -> pa.Array | pa.ChunkedArray:
+    """A Polars column as Arrow for hashing: text and binary as Polars' own string views
+    (no copy; the hash reads views directly, see :mod:`t0lake.hashing.views`), every other
+    type as ``to_arrow`` gives it. The default conversion of a view column copies all its
+    bytes into offsets."""
+    import polars as pl
+
+    if series.dtype == pl.String or series.dtype == pl.Binary:
+        return series.to_arrow(compat_level=pl.CompatLevel.newest())
+    return series.to_arrow()
 
 
 def to_polars(data: Any, parameter: str = "data", *, also: str = "") -> pl.DataFrame:

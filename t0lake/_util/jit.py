@@ -17,9 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["compiled", "loaded"]
+__all__ = ["compiled", "loaded", "ready"]
 
 _KERNEL = "_t0lake_kernel"  # the attribute of a decorated function holding its kernel
+_STARTED: list[bool] = []  # not empty once a kernel was loaded in this process
 
 
 def compiled(
@@ -41,6 +42,7 @@ def compiled(
                         kernel.append(
                             numba.njit(signature(numba.types), cache=True, nogil=True)(function)
                         )
+                        _STARTED.append(True)
             return kernel[0](*args)
 
         setattr(call, _KERNEL, kernel)
@@ -53,3 +55,9 @@ def loaded(function: Callable[..., Any]) -> bool:
     """Whether ``function`` (decorated by :func:`compiled`) has its kernel loaded in this
     process, so calling it costs no import or compilation."""
     return bool(getattr(function, _KERNEL, None))
+
+
+def ready() -> bool:
+    """Whether numba is started in this process (some kernel was loaded): then loading
+    another kernel from its cache costs milliseconds, not the second or more of the first."""
+    return bool(_STARTED)

@@ -25,6 +25,7 @@ from t0lake.hashing.streams import (
     without_views,
 )
 from t0lake.hashing.types import FIXED_WIDTH, VARIABLE_WIDTH, canonical_type
+from t0lake.hashing.views import is_view, view_streams
 
 __all__ = ["range_digests"]
 
@@ -63,8 +64,14 @@ def _range_digests(
     """Digests as ``ColumnHasher.digest`` computes them, one per row range."""
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    array = without_views(array)
     validity = validity_bytes(array)
+    viewed = (
+        view_streams(array, name, validity, [i for o, n in ranges for i in (o, o + n)])
+        if tag in ("text", "bytea") and is_view(array.type)
+        else None
+    )
+    if viewed is None:
+        array = without_views(array)
     # the present values of rows o..o+n are present[before(o):before(o+n)]; Arrow counts
     # the nulls of a prefix from its bitmap (a cumulative sum over every row cost more than
     # the hashing of an int column)
@@ -80,7 +87,13 @@ def _range_digests(
         # no NULL in the column: each validity stream is n bytes 0x01, whose digest depends
         # on n alone (the days of a read mostly share one n): computed once per n
         validity_digests = [_all_valid_digest(n) for _, n in ranges]
-    plain = _plain_varlen(array, validity) if tag in ("text", "bytea") else None
+    plain = (
+        viewed
+        if viewed is not None
+        else _plain_varlen(array, validity)
+        if tag in ("text", "bytea")
+        else None
+    )
     present = (
         pc.drop_null(array)
         if array.null_count and plain is None and tag not in FIXED_WIDTH

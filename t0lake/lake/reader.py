@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from t0lake import hashing
 from t0lake._util.days import parse_range
-from t0lake._util.frames import to_polars
+from t0lake._util.frames import column_to_arrow, to_polars
 from t0lake.errors import ConfigError, IntegrityError
 from t0lake.lake.manifest import DayEntry, FileEntry, Manifest
 from t0lake.lake.storage import LakeStorage
@@ -311,7 +311,9 @@ class Reader:
             result = pl.concat([frame.slice(start, day.rows) for _, day, start in where])
             spans = _consecutive(where)
         if verify:
-            self.prove(spans, lambda name: result.get_column(name).to_arrow(), result.columns, pool)
+            self.prove(
+                spans, lambda name: column_to_arrow(result.get_column(name)), result.columns, pool
+            )
         return result
 
     def tables(
@@ -452,7 +454,7 @@ class Reader:
             self.prove(spans, table.column, table.column_names)
             return
         decoded = frame
-        self.prove(spans, lambda name: decoded.get_column(name).to_arrow(), names)
+        self.prove(spans, lambda name: column_to_arrow(decoded.get_column(name)), names)
 
     def read_file_bytes(self, f: FileEntry) -> bytes:
         try:
