@@ -70,6 +70,17 @@ class Reader:
         self.storage = storage
         self.manifest = manifest
         self.schema: pa.Schema = manifest.schema
+        self._schemas: dict[tuple[str, ...], pl.Schema] = {}
+
+    def _polars_schema(self, names: list[str]) -> pl.Schema:
+        """The Polars schema a read of ``names`` must decode to (built once per list of
+        names: building it costs more than a month's checks of it)."""
+        key = tuple(names)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = to_polars(self.schema.empty_table().select(names)).schema
+            self._schemas[key] = schema
+        return schema
 
     @property
     def entrypoint(self) -> str:
@@ -126,13 +137,14 @@ class Reader:
         batches = _batches(parts, verify=verify)
         with ThreadPoolExecutor(
             max_workers=_batch_workers(), thread_name_prefix="t0lake-read"
-        ) as pool:
-            ahead = pool.submit(self._read_batch, batches[0], names) if batches else None
+        ) as pool:  # its threads start on the first submit: a one-batch read starts none
+            ahead: Future[pl.DataFrame | None] | None = None
             for index, batch in enumerate(batches):
-                assert ahead is not None
-                frame = ahead.result()
+                # the first batch in this thread (a hand-off to a worker cost a millisecond
+                # of a month's read), each next one in a worker while this one is proven
+                frame = self._read_batch(batch, names, verify) if ahead is None else ahead.result()
                 if index + 1 < len(batches):
-                    ahead = pool.submit(self._read_batch, batches[index + 1], names)
+                    ahead = pool.submit(self._read_batch, batches[index + 1], names, verify)
                 if frame is None:  # Polars could not read the batch: the precise path says why
                     if self.storage.is_local:
                         for table in self.tables(batch, names, verify=verify):
@@ -186,8 +198,9 @@ class Reader:
             decoded = pl.concat(frames) if len(frames) != 1 else frames[0]
         except (pl.exceptions.PolarsError, OSError, ValueError):
             return datas, None
-        expected = to_polars(self.schema.empty_table().select(names)).schema
-        if decoded.height != sum(p.span[1] for p in batch) or decoded.schema != expected:
+        if decoded.height != sum(p.span[1] for p in batch) or decoded.schema != self._polars_schema(
+            names
+        ):
             return datas, None
         return datas, decoded
 
@@ -248,7 +261,9 @@ class Reader:
                 into[start : start + len(data)] = data
         return [bytes(b) if b is not None else b"" for b in buffers]
 
-    def _read_batch(self, batch: list[Part], names: list[str]) -> pl.DataFrame | None:
+    def _read_batch(
+        self, batch: list[Part], names: list[str], verify: bool = False
+    ) -> pl.DataFrame | None:
         """Files of a batch in one call of Polars' native reader (local disk, or object storage
         its own client reaches: concurrent range requests without Python in the loop), or
         None if it fails or returns anything but the manifest's rows and types (the per-file
@@ -286,10 +301,14 @@ class Reader:
                 ).collect()
         except (pl.exceptions.PolarsError, OSError, ValueError, RuntimeError):
             return None
-        expected = to_polars(self.schema.empty_table().select(names)).schema
-        if frame.height != sum(p.span[1] for p in batch) or frame.schema != expected:
+        if frame.height != sum(p.span[1] for p in batch) or frame.schema != self._polars_schema(
+            names
+        ):
             return None
-        return frame
+        # a frame to prove in one chunk per column, combined by Polars' threads here (in the
+        # worker that reads ahead): the proof's to_arrow would otherwise combine each
+        # column under the GIL, stalling the other prover
+        return frame.rechunk() if verify else frame
 
     def _proven_batch(
         self, pool: ThreadPoolExecutor, batch: list[Part], frame: pl.DataFrame, *, verify: bool
@@ -448,8 +467,7 @@ class Reader:
             )
         except (pl.exceptions.PolarsError, OSError, ValueError):
             frame = None
-        expected = to_polars(self.schema.empty_table().select(names)).schema
-        if frame is None or frame.height != f.rows or frame.schema != expected:
+        if frame is None or frame.height != f.rows or frame.schema != self._polars_schema(names):
             table = self.parse(f, pa.BufferReader(data), names)
             self.prove(spans, table.column, table.column_names)
             return

@@ -292,6 +292,23 @@ def test_property_range_digests_equal_the_digest_of_each_slice(
     assert hashing.range_digests("c", column, field, ranges) == expected
 
 
+def test_range_digests_of_chunked_columns_with_empty_chunks_and_straddling_ranges() -> None:
+    """Chunks of a column as Polars' reads give them, empty ones too (at the start, between,
+    at the end), with ranges inside one chunk and across several."""
+    values = ["alpha", None, "a value longer than twelve", "", "z", None, "last"]
+    for dtype in (pa.large_string(), pa.string_view(), pa.int64()):
+        rows: list[object] = (
+            [None if v is None else len(v) for v in values] if dtype == pa.int64() else values
+        )
+        array = pa.array(rows, dtype)
+        pieces = [(0, 0), (0, 2), (2, 0), (2, 3), (5, 2), (7, 0)]  # (offset, rows)
+        column = pa.chunked_array([array.slice(o, n) for o, n in pieces], dtype)
+        field = pa.field("c", pa.string() if dtype != pa.int64() else dtype)
+        ranges = [(0, 0), (0, 2), (2, 3), (1, 3), (0, 7), (5, 2), (7, 0), (2, 0), (4, 2)]
+        expected = [hashing.column_hash("c", array.slice(o, n), field).digest for o, n in ranges]
+        assert hashing.range_digests("c", column, field, ranges) == expected
+
+
 def test_range_digests_refuse_rows_outside_the_column() -> None:
     with pytest.raises(ConfigError, match="outside"):
         hashing.range_digests("c", pa.array([1, 2]), pa.field("c", pa.int64()), [(1, 2)])
