@@ -34,6 +34,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -405,8 +406,9 @@ class ProofCost:
     sha256_ms: float
     proof_ms: float
     read_ms: float
+    sha256_scaling: float  # sha256 of the same streams on every core, against one thread
 
-    def lines(self, polars_wall_ms: float | None) -> list[str]:
+    def lines(self, polars_wall_ms: float | None, polars_cpu_ms: float | None) -> list[str]:
         cores = os.cpu_count() or 1
         ratio = self.proof_ms / self.sha256_ms
         limit = TARGETS["proof"]
@@ -426,6 +428,18 @@ class ProofCost:
                 f"  the floor of a verified read against Polars' p50 wall time of this run "
                 f"({polars_wall_ms:.1f} ms): {floor / polars_wall_ms:.2f}x (target "
                 f"{TARGETS['local verified']}x)"
+            )
+        out.append(
+            f"sha256 of the same streams on {cores} threads ran {self.sha256_scaling:.2f}x as "
+            f"fast as on one (wall time, best of repeats): the cores this machine gives hashing"
+        )
+        if polars_wall_ms and polars_cpu_ms:
+            used = polars_cpu_ms / polars_wall_ms
+            out.append(
+                f"  at the parallelism Polars' own read reached in this run ({polars_cpu_ms:.1f} "
+                f"ms of CPU in {polars_wall_ms:.1f} ms = {used:.2f} cores), decode + proof "
+                f"need >= {(self.read_ms + self.proof_ms) / used:.1f} ms = "
+                f"{(self.read_ms + self.proof_ms) / used / polars_wall_ms:.2f}x Polars' wall time"
             )
         return out
 
@@ -477,7 +491,32 @@ def proof_cost(snap: Snapshot, span: int, repeat: int = 7) -> ProofCost:
         sha256_ms=sha_ms,
         proof_ms=proof_ms,
         read_ms=read_ms,
+        sha256_scaling=sha256_scaling(streams, repeat),
     )
+
+
+def sha256_scaling(streams: list[bytes], repeat: int) -> float:
+    """Wall time of sha256 over ``streams`` on one thread / on one thread per core (hashlib
+    releases the GIL): how much of a second core the hashing of a proof can use here."""
+    cores = os.cpu_count() or 1
+    shares = [streams[i::cores] for i in range(cores)]
+
+    def hash_all(share: list[bytes]) -> None:
+        for b in share:
+            hashlib.sha256(b).digest()
+
+    def best(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - began)
+        return min(times)
+
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        alone = best(lambda: hash_all(streams))
+        together = best(lambda: list(pool.map(hash_all, shares)))
+    return alone / together
 
 
 # --------------------------------------------------------------------------- main
@@ -563,7 +602,12 @@ def main() -> None:
     for (target, times, cpu), prefix in zip(results, ("local", "S3"), strict=False):
         headline(console, target, times, cpu, prefix)
     polars_local = results[0][1].get((check_span, "all", "Polars"))
-    for line in cost.lines(p50(polars_local) if polars_local and check_span == 30 else None):
+    polars_cpu = results[0][2].get((check_span, "all", "Polars"))
+    at_30 = polars_local is not None and check_span == 30
+    for line in cost.lines(
+        p50(polars_local) if at_30 and polars_local else None,
+        float(np.median(polars_cpu)) * 1000 if at_30 and polars_cpu else None,
+    ):
         console.print(line)
     load_after = os.getloadavg()
     console.print(
