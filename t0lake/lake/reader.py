@@ -305,9 +305,9 @@ class Reader:
             names
         ):
             return None
-        # a frame to prove in one chunk per column, combined by Polars' threads here (in the
-        # worker that reads ahead): the proof's to_arrow would otherwise combine each
-        # column under the GIL, stalling the other prover
+        # a frame to prove in one chunk per column (a file's rows are a chunk), combined by
+        # Polars' threads here, in the worker that reads ahead, rather than column by column
+        # by to_arrow in the proving threads
         return frame.rechunk() if verify else frame
 
     def _proven_batch(
@@ -508,9 +508,9 @@ def _batches(parts: list[Part], *, verify: bool = True) -> list[list[Part]]:
     """Parts grouped for one native read each: enough rows to keep Polars' threads busy, few
     enough that the next batch is read while this one is proven. On two cores the overlap
     gains less than it costs: a 30-day read of 300,000 rows took 5-12 % less wall time and
-    5-7 % less CPU as one batch than as two, a 90-day read as three than as six. Without a proof to
-    overlap the batches are bigger still: each call of the reader costs CPU of its own, so
-    only memory bounds them."""
+    5-7 % less CPU as one batch than as two, a 90-day read as three than as six. Without a
+    proof to overlap the batches are bigger still: each call of the reader costs CPU of its
+    own, so only memory bounds them."""
     limit = _BATCH_ROWS if verify else _UNVERIFIED_BATCH_ROWS
     batches: list[list[Part]] = []
     rows = 0
