@@ -44,6 +44,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from bench_hash import best_of
 from rich.console import Console
 from rich.table import Table
 
@@ -543,17 +544,9 @@ def sha256_scaling(streams: list[bytes], repeat: int) -> float:
         for b in share:
             hashlib.sha256(b).digest()
 
-    def best(fn: Callable[[], object]) -> float:
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - began)
-        return min(times)
-
     with ThreadPoolExecutor(max_workers=cores) as pool:
-        alone = best(lambda: hash_all(streams))
-        together = best(lambda: list(pool.map(hash_all, shares)))
+        alone = best_of(repeat, lambda: hash_all(streams))
+        together = best_of(repeat, lambda: list(pool.map(hash_all, shares)))
     return alone / together
 
 

@@ -261,9 +261,7 @@ class Reader:
                 into[start : start + len(data)] = data
         return [bytes(b) if b is not None else b"" for b in buffers]
 
-    def _read_batch(
-        self, batch: list[Part], names: list[str], verify: bool = False
-    ) -> pl.DataFrame | None:
+    def _read_batch(self, batch: list[Part], names: list[str], verify: bool) -> pl.DataFrame | None:
         """Files of a batch in one call of Polars' native reader (local disk, or object storage
         its own client reaches: concurrent range requests without Python in the loop), or
         None if it fails or returns anything but the manifest's rows and types (the per-file
