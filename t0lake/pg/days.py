@@ -73,12 +73,16 @@ def _days(
 
 # plan nodes that read no table rows of their own (the recursion's work table, wrappers)
 _NOT_READING = frozenset({"CTE Scan", "WorkTable Scan", "Subquery Scan", "Result"})
+# nodes between a Limit and its index scans that pass rows on in index order as they come
+# (a partitioned table's merge); a Sort, an aggregate or a join in between reads everything
+_IN_ORDER = frozenset({"Merge Append", "Append", "Result", "Subquery Scan"})
 
 
 def _probes_only(plan: dict[str, Any]) -> bool:
-    """Whether every scan of a plan reads a table through an index under a Limit: with an
-    index on ``x``, ``ORDER BY x LIMIT 1`` is a probe of one entry. Any other scan
-    (sequential, bitmap, an index read in full) reads rows in proportion to the table."""
+    """Whether every scan of a plan reads a table through an index, right under a Limit:
+    with an index on ``x``, ``ORDER BY x LIMIT 1`` is a probe of one entry. Any other scan
+    (sequential, bitmap, an index read in full or sorted) reads rows in proportion to the
+    table."""
     for node, limited in _walk(plan):
         kind = node["Node Type"]
         reads = kind.endswith("Scan") and kind not in _NOT_READING
@@ -88,12 +92,13 @@ def _probes_only(plan: dict[str, Any]) -> bool:
 
 
 def _walk(plan: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Every node of ``plan``, with whether a Limit node is above it."""
+    """Every node of ``plan``, with whether a Limit takes its rows as it yields them."""
     stack = [(plan, False)]
     while stack:
         node, limited = stack.pop()
         yield node, limited
-        below = limited or node["Node Type"] == "Limit"
+        kind = node["Node Type"]
+        below = kind == "Limit" or (limited and kind in _IN_ORDER)
         stack.extend((child, below) for child in node.get("Plans", ()))
 
 

@@ -131,7 +131,10 @@ def _node(kind: str, *children: dict[str, Any]) -> dict[str, Any]:
             _node("Recursive Union", _node("Limit", _node("Index Scan")), _node("WorkTable Scan")),
             True,
         ),
+        (_node("Limit", _node("Merge Append", _node("Index Scan"), _node("Index Scan"))), True),
         (_node("Aggregate", _node("Index Only Scan")), False),  # an index read in full
+        (_node("Limit", _node("Sort", _node("Index Scan"))), False),  # read in full, sorted
+        (_node("Limit", _node("Nested Loop", _node("Index Scan"), _node("Index Scan"))), False),
         (_node("Limit", _node("Seq Scan")), False),
         (_node("Limit", _node("Bitmap Heap Scan", _node("Bitmap Index Scan"))), False),
         (_node("Result", _node("Limit", _node("Index Scan")), _node("Seq Scan")), False),
