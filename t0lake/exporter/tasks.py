@@ -75,7 +75,8 @@ def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
     storage = open_storage(batch[0].lake_url, batch[0].storage_options, check=False)
     sql_hashes = hash_in_background([task for task in batch if not task.sql_hash])
     out: dict[date, FileEntry] = {}
-    with pg.arrow_reader(batch[0].dsn) as fetch:
+    # the plan checked every column's type: built-in types only
+    with pg.arrow_reader(batch[0].dsn, builtin_types=True) as fetch:
         for task in batch:
             table = hashing.sort_by_key(
                 conform(fetch(task.snapshot, task.query + task.fetch_order), schema), task.key
