@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from t0lake import pg
+from t0lake.pg.types import _SCALAR
 from tests.hashcases import pg_table
 from tests.pg.test_hashes import cases
 
@@ -58,6 +59,43 @@ def test_domains_varchar_and_arrays_decode_alike(conn: psycopg.Connection, pg_ds
     builtin, catalog = _both(pg_dsn, "SELECT * FROM arrow_prop.d")
     assert builtin.equals(catalog)
     assert builtin.column("m").to_pylist()[0] is not None  # a domain is its base type here
+
+
+# a value of every scalar type the export's plan admits (pg/types.py), as SQL text
+_SAMPLES = {
+    "bool": "true",
+    "int2": "-7",
+    "int4": "2147483647",
+    "int8": "-9223372036854775808",
+    "float4": "1.5",
+    "float8": "-0.1",
+    "text": "'é'",
+    "varchar": "'ab'",
+    "bytea": "'\\x00ff'",
+    "date": "'2026-01-01'",
+    "timestamp": "'2026-01-01 12:00'",
+    "timestamptz": "'2026-01-01 12:00+02'",
+    "jsonb": "'{\"k\": [1, 2.50]}'",
+    "numeric": "12.500",
+    "numeric(12, 3)": "-1.250",
+}
+
+
+def test_every_type_the_plan_admits_decodes_alike_as_scalar_and_array(pg_dsn: str) -> None:
+    assert set(_SCALAR) <= set(_SAMPLES)  # a type the plan learns needs a sample here
+    columns = []
+    for name, literal in _SAMPLES.items():
+        columns.append(f"({literal})::{name}")
+        if name != "jsonb":  # the plan refuses jsonb[]
+            columns.append(f"ARRAY[({literal})::{name}, NULL]")
+    query = "SELECT " + ", ".join(f"{c} AS c{i}" for i, c in enumerate(columns))
+    builtin, catalog = _both(
+        pg_dsn,
+        query + " UNION ALL SELECT " + ", ".join(f"NULL AS c{i}" for i in range(len(columns))),
+    )
+    assert builtin.num_rows == 2
+    assert builtin.schema == catalog.schema
+    assert builtin.equals(catalog)
 
 
 def test_an_enum_is_opaque_to_the_builtin_table(conn: psycopg.Connection, pg_dsn: str) -> None:
