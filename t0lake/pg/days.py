@@ -43,8 +43,8 @@ def _days(
 ) -> list[date]:
     """The distinct non-NULL days, ascending.
 
-    ``SELECT DISTINCT`` reads every row of the relation (a 1.2M-row table: 135 ms and three
-    processes of a parallel scan, before any day can be exported). Where an index on the day
+    ``SELECT DISTINCT`` reads every row of the relation before any day can be exported
+    (``benchmarks/bench_export.py`` prints both for its 1.2M-row table). Where an index on the day
     expression lets Postgres answer each "first day after this one" by a probe down the
     index, a recursive query walks the days instead (the loose index scan of the PostgreSQL
     wiki): one probe a day. It is used only when its plan reaches the relation through
@@ -72,7 +72,7 @@ def _days(
 
 
 # plan nodes that read no table rows of their own (the recursion's work table, wrappers)
-_NOT_READING = frozenset({"CTE Scan", "WorkTable Scan", "Subquery Scan", "Result"})
+_NOT_READING = frozenset({"CTE Scan", "WorkTable Scan", "Subquery Scan"})
 # nodes between a Limit and its index scans that pass rows on in index order as they come
 # (a partitioned table's merge); a Sort, an aggregate or a join in between reads everything
 _IN_ORDER = frozenset({"Merge Append", "Append", "Result", "Subquery Scan"})
