@@ -49,9 +49,6 @@ def numeric_text(values: pa.Array) -> pa.Array:
     return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
 
 
-_ZERO, _DOT, _MINUS, _NINE = (ord(c) for c in "0.-9")
-
-
 def _trim_printed_regex(values: pa.Array) -> pa.Array:
     """The reference of :func:`_trim_printed`: ``-?digits.digits`` loses its trailing
     fractional zeros, then a bare trailing point; any other text is left as it is."""
@@ -59,73 +56,41 @@ def _trim_printed_regex(values: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(trimmed, r"^(-?\d+)\.$", r"\1")
 
 
-def _trim_printed(values: pa.Array) -> pa.Array:
-    """:func:`_trim_printed_regex` in numpy passes: the regexes cost two thirds of an
-    export's Python proof on a day with one numeric column (re2 per value).
+_WELL_FORMED = r"^-?\d+\.\d*$"
 
-    The byte-wide passes only compare bytes; the rest works per string (its point, its count
-    of non-digits) and peels trailing zeros one round per zero. Strings that are not
-    ``-?digits.digits`` are rare (Postgres never prints them) and go through the regexes, so
-    the two agree on any text (a property test holds them to it)."""
+
+def _trim_printed(values: pa.Array) -> pa.Array:
+    """:func:`_trim_printed_regex` in two of Arrow's trims: the regexes cost two thirds of
+    an export's Python proof on a day with one numeric column (re2 per value, twice).
+
+    Trimming every trailing ``0`` and then a trailing ``.`` gives the regexes' answer on
+    every string they accept; the regexes change no other string. So only the strings the
+    trims shortened are checked against ``-?digits.digits`` (one regex match each, on the
+    few that end in a zero: a whole number printed with its scale), and those that are not
+    numbers get their text back. A property test holds the two to the same answer on any
+    text."""
     if pa.types.is_string_view(values.type):
         values = values.cast(pa.large_string())
-    wide = pa.types.is_large_string(values.type)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)[
-        values.offset : values.offset + len(values) + 1
-    ]
-    buffer = values.buffers()[2]
-    if len(values) == 0 or buffer is None or offsets[-1] == offsets[0]:
+    trimmed = pc.ascii_rtrim(pc.ascii_rtrim(values, "0"), ".")
+    shortened = np.flatnonzero(_byte_lengths(values) != _byte_lengths(trimmed))
+    if shortened.size == 0:
         return values
-    base = int(offsets[0])
-    data = np.frombuffer(buffer, dtype=np.uint8)[base : int(offsets[-1])]
-    starts, ends = (offsets[:-1] - base).astype(np.int64), (offsets[1:] - base).astype(np.int64)
-    # per string: how many of its bytes are not digits, and where its (last) point is
-    odd_bytes = np.flatnonzero((data < _ZERO) | (data > _NINE))
-    is_dot = data[odd_bytes] == _DOT
-    if not is_dot.any():
+    numbers = pc.match_substring_regex(values.take(pa.array(shortened)), _WELL_FORMED)
+    others = shortened[~numbers.fill_null(True).to_numpy(zero_copy_only=False)]
+    if others.size == shortened.size:  # only whole numbers and other text shortened
         return values
-    owner = np.searchsorted(ends, odd_bytes, side="right")
-    others = np.bincount(owner, minlength=len(values))
-    point = np.full(len(values), -1, dtype=np.int64)
-    point[owner[is_dot]] = odd_bytes[is_dot]
-    minus = np.zeros(len(values), dtype=np.int64)
-    nonempty = ends > starts
-    minus[nonempty] = data[starts[nonempty]] == _MINUS
-    has_dot = point >= 0
-    # -?digits.digits: the point and a leading minus are the only non-digits, and a digit
-    # comes before the point
-    well_formed = has_dot & (others == 1 + minus) & (point - starts - minus >= 1)
-    new_ends = ends.copy()
-    peel = np.flatnonzero(well_formed)
-    while peel.size:  # one trailing zero off each string that still ends in one
-        last = new_ends[peel] - 1
-        zero = data[last] == _ZERO
-        peel = peel[zero]
-        new_ends[peel] -= 1
-    point_last = well_formed & (new_ends - 1 == point)
-    new_ends[point_last] -= 1
-    if np.array_equal(new_ends, ends):
-        trimmed = values
-    else:
-        dropped = ends - new_ends
-        total = int(dropped.sum())
-        # the positions [new_end, end) of every string, as one index array
-        run_starts = np.repeat(new_ends - np.cumsum(dropped) + dropped, dropped)
-        keep = np.ones(data.size, dtype=bool)
-        keep[run_starts + np.arange(total)] = False
-        new_offsets = np.concatenate(([0], np.cumsum(new_ends - starts))).astype(offsets.dtype)
-        trimmed = pa.Array.from_buffers(
-            values.type,
-            len(values),
-            [None, pa.py_buffer(new_offsets), pa.py_buffer(data[keep])],
-        )
-        if values.null_count:
-            trimmed = pc.if_else(values.is_valid(), trimmed, pa.scalar(None, values.type))
-    odd = has_dot & ~well_formed
-    if odd.any():
-        mask = pa.array(odd)
-        trimmed = pc.replace_with_mask(trimmed, mask, _trim_printed_regex(values.filter(mask)))
+    if others.size:
+        mask = np.zeros(len(values), dtype=bool)
+        mask[others] = True
+        trimmed = pc.replace_with_mask(trimmed, pa.array(mask), values.take(pa.array(others)))
     return trimmed
+
+
+def _byte_lengths(values: pa.Array) -> np.ndarray[Any, np.dtype[Any]]:
+    """Each string's byte length, from its offsets (no pass over the bytes)."""
+    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)
+    return np.diff(offsets[values.offset : values.offset + len(values) + 1])
 
 
 def is_small_decimal(dtype: pa.DataType) -> bool:
@@ -146,7 +111,7 @@ def decimal_streams(
     bytes): its unscaled int64 values printed
     by :func:`_print_decimals`. Same bytes as :func:`numeric_text` (the general path, held
     to it by tests), an order of magnitude faster: a month of a decimal column was a third of
-    a verified read's proof when printed through numpy passes."""
+    a verified read's proof when printed through Arrow's string kernels."""
     dtype = values.type
     scale = dtype.scale
     word = np.int32 if dtype.bit_width == 32 else np.int64

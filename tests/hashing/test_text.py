@@ -1,4 +1,4 @@
-"""Numeric text as Postgres prints it, trimmed in numpy passes: held to the two regexes it
+"""Numeric text as Postgres prints it, trimmed by Arrow's trims: held to the two regexes it
 replaced, on any text (well-formed numbers, odd strings, NULLs, slices, every string type)."""
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ def test_numeric_text_trims_printed_numbers(dtype: pa.DataType) -> None:
     array = pa.array(["1.500", "-0.000", "12", None, "3.", "7.010", "1e5", "NaN", ""], dtype)
     got = numeric_text(array).cast(pa.large_string()).to_pylist()
     assert got == ["1.5", "-0", "12", None, "3", "7.01", "1e5", "NaN", ""]
+
+
+def test_trim_printed_ignores_bytes_under_nulls() -> None:
+    """A NULL slot may keep bytes under it (Polars' copies do): it stays NULL, and the
+    bytes do not reach its neighbours."""
+    data = b"1.50" + b"10.00" + b"2.0"
+    offsets = pa.array([0, 4, 9, 12], pa.int32()).buffers()[1]
+    validity = pa.array([True, False, True]).buffers()[1]
+    array = pa.Array.from_buffers(pa.string(), 3, [validity, offsets, pa.py_buffer(data)])
+    assert _trim_printed(array).to_pylist() == ["1.5", None, "2"]
 
 
 def test_trim_printed_keeps_untouched_arrays() -> None:
