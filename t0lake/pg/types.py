@@ -40,7 +40,7 @@ class ColumnSpec:
     """One output column of the entrypoint as the Postgres catalog declares it."""
 
     name: str
-    type_name: str  # pg_type.typname, e.g. int8, numeric, _text
+    type_name: str  # pg_type.typname of the base type, e.g. int8, numeric, _text
     typmod: int
 
     def arrow_field(self) -> pa.Field:
@@ -87,15 +87,32 @@ def arrow_schema(columns: Sequence[ColumnSpec]) -> pa.Schema:
     return pa.schema([c.arrow_field() for c in columns])
 
 
+# Each column's type with its domains resolved, innermost last: a domain is stored, sent and
+# hashed as its base type (audit.t0_hash_type_tag resolves it the same way), and its typmod
+# is the domain's own (numeric(12, 3) under "CREATE DOMAIN money3 AS numeric(12, 3)") unless
+# the column declares one. An array of a domain keeps its own type name, which the lake
+# refuses: ADBC's built-in type table would not know it.
+_COLUMNS = """
+WITH RECURSIVE chain (attnum, attname, typid, typmod, depth) AS (
+  SELECT a.attnum, a.attname, a.atttypid, a.atttypmod, 0
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT c.attnum, c.attname, t.typbasetype,
+         CASE WHEN c.typmod <> -1 THEN c.typmod ELSE t.typtypmod END, c.depth + 1
+    FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.typid
+   WHERE t.typtype = 'd'
+)
+SELECT DISTINCT ON (c.attnum) c.attname, t.typname, c.typmod
+  FROM chain c JOIN pg_catalog.pg_type t ON t.oid = c.typid
+ ORDER BY c.attnum, c.depth DESC
+"""
+
+
 def relation_columns(conn: psycopg.Connection, relation: str) -> list[ColumnSpec]:
-    """The output columns of an existing relation, in column order."""
+    """The output columns of an existing relation, in column order, each domain as its base
+    type."""
     return [
         ColumnSpec(name, type_name, typmod)
-        for name, type_name, typmod in conn.execute(
-            "SELECT a.attname, t.typname, a.atttypmod FROM pg_catalog.pg_attribute a"
-            " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-            " WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
-            " ORDER BY a.attnum",
-            (relation,),
-        ).fetchall()
+        for name, type_name, typmod in conn.execute(_COLUMNS, (relation,)).fetchall()
     ]
