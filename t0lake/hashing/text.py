@@ -65,10 +65,9 @@ def _trim_printed(values: pa.Array) -> pa.Array:
 
     Trimming every trailing ``0`` and then a trailing ``.`` gives the regexes' answer on
     every string they accept; the regexes change no other string. So only the strings the
-    trims shortened are checked against ``-?digits.digits`` (one regex match each, on the
-    few that end in a zero: a whole number printed with its scale), and those that are not
-    numbers get their text back. A property test holds the two to the same answer on any
-    text."""
+    trims shortened, those ending in a zero or a point, are checked against
+    ``-?digits.digits`` (one regex match each), and those that are not numbers get their
+    text back. A property test holds the two to the same answer on any text."""
     if pa.types.is_string_view(values.type):
         values = values.cast(pa.large_string())
     trimmed = pc.ascii_rtrim(pc.ascii_rtrim(values, "0"), ".")
@@ -88,7 +87,7 @@ def _trim_printed(values: pa.Array) -> pa.Array:
 
 def _byte_lengths(values: pa.Array) -> np.ndarray[Any, np.dtype[Any]]:
     """Each string's byte length, from its offsets (no pass over the bytes)."""
-    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    wide = pa.types.is_large_string(values.type)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if wide else np.int32)
     return np.diff(offsets[values.offset : values.offset + len(values) + 1])
 
