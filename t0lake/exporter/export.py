@@ -20,7 +20,9 @@ from, so a writer that read an older snapshot never replaces rows a later one co
 
 Steps 2 and 3 are per-day tasks of plain picklable data, run through any
 ``concurrent.futures.Executor``: a thread pool by default, a Dask client's executor for a
-cluster. The commit stays single and happens here.
+cluster. The commit stays single and happens here. With the default pool, step 3 starts on
+the days that cannot drift while step 2 runs here, and writes nothing before the verdict
+(:class:`t0lake.exporter.tasks.WriteGate`).
 """
 
 from __future__ import annotations
@@ -30,17 +32,18 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from t0lake import pg
 from t0lake._util.days import parse_range
-from t0lake._util.fanout import run_batches
+from t0lake._util.fanout import collect, run_batches, submit_batches
 from t0lake._util.progress import progress_bar, want_progress
 from t0lake.certification import parse_max_age
 from t0lake.errors import ConfigError
 from t0lake.exporter.plan import judge, make_plan
 from t0lake.exporter.registry import check_registry, register
-from t0lake.exporter.tasks import DayTask, export_task, sql_hash_task
+from t0lake.exporter.tasks import DayTask, WriteGate, export_task, sql_hash_task
 from t0lake.lake import commit, log
 from t0lake.lake.filecheck import damaged_files, inconsistent_days
 from t0lake.lake.manifest import FileEntry, Manifest, schema_to_b64
@@ -185,20 +188,46 @@ def export(
         try:
             # only days with a baseline or a committed version can be unchanged or drifted
             judged = [t for d, t in tasks.items() if d in plan.baselines or d in committed]
+            fresh = [t for d, t in tasks.items() if d not in plan.baselines and d not in committed]
             total = len(judged) + len(tasks)
             show = want_progress(progress)
             with progress_bar(show, f"export {entrypoint}", total) as advance:
-                sql_hashes = run_batches(pool, sql_hash_task, judged, batches, advance)
-                verdict = judge(plan, sql_hashes, committed)
-                damaged = _damaged(storage, head, verdict.unchanged)
+                gate, early = None, {}
+                if executor is None and judged and fresh:
+                    # the fresh days are fetched and proven while this thread judges the
+                    # others (which then run on one connection, here); none is written
+                    # before the verdict
+                    gate = WriteGate()
+                    share = max(1, batches * len(fresh) // len(tasks))
+                    early = submit_batches(pool, partial(export_task, gate=gate), fresh, share)
+                    batches = max(1, batches - share)
+                try:
+                    if gate is None:
+                        sql_hashes = run_batches(pool, sql_hash_task, judged, batches, advance)
+                    else:
+                        sql_hashes = sql_hash_task(judged, lambda day, digest: advance(1))
+                    verdict = judge(plan, sql_hashes, committed)
+                    damaged = _damaged(storage, head, verdict.unchanged)
+                except BaseException:
+                    if gate is not None:
+                        gate.refuse()  # the early days' writes raise instead
+                        for future in early:
+                            future.cancel()
+                    raise
+                if gate is not None:
+                    gate.open()
                 repaired = _held_by(head, verdict.unchanged, damaged)
                 advance(len(verdict.unchanged) - len(repaired))
+                early_days = {t.day for t in fresh} if gate is not None else set()
                 todo = [
                     replace(task, sql_hash=sql_hashes.get(day, ""))
                     for day, task in tasks.items()
-                    if day in verdict.changed or day not in sql_hashes or day in repaired
+                    if (day in verdict.changed or day not in sql_hashes or day in repaired)
+                    and day not in early_days
                 ]
-                written = run_batches(pool, export_task, todo, batches, advance)
+                written = collect(
+                    {**early, **submit_batches(pool, export_task, todo, batches)}, advance
+                )
         finally:
             if executor is None:
                 pool.shutdown(wait=True)

@@ -4,7 +4,8 @@ Step 2 (``sql_hash_task``) hashes days in SQL inside the shared snapshot; step 3
 (``export_task``) fetches each day as Arrow, hashes it in Python, refuses unless the two
 hashes agree, and writes it. A new day has no SQL hash yet, so its SQL hash is computed on
 a second connection in a thread of its own while the first one fetches: the proof overlaps
-the fetch instead of preceding it.
+the fetch instead of preceding it. A :class:`WriteGate` lets step 3 start on the days that
+cannot drift while step 2 judges the others, holding every write until the verdict.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from t0lake.lake.manifest import FileEntry, schema_from_b64
 from t0lake.lake.storage import open_storage
 from t0lake.lake.writer import write_day
 
-__all__ = ["DayTask", "conform", "export_task", "hash_in_background", "sql_hash_task"]
+__all__ = [
+    "DayTask",
+    "WriteGate",
+    "conform",
+    "export_task",
+    "hash_in_background",
+    "sql_hash_task",
+]
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,43 @@ def sql_hash_task(
     return out
 
 
-def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
+class WriteGate:
+    """Holds an export's writes until the verdict on its judged days.
+
+    The days that cannot have drifted (no certified baseline, no version in the lake) can
+    be fetched and proven while the coordinator hashes and judges the others; a strict
+    drift found meanwhile must still find nothing written, so every write of those days
+    waits here first. It is not plain data: only tasks in the coordinator's own thread pool
+    get one (on a cluster, step 3 starts after the verdict).
+    """
+
+    def __init__(self) -> None:
+        self._decided = threading.Event()
+        self._refused = False
+
+    def open(self) -> None:
+        """The verdict allows the export: writes go ahead."""
+        self._decided.set()
+
+    def refuse(self) -> None:
+        """The export is refused: every write still waiting raises instead."""
+        self._refused = True
+        self._decided.set()
+
+    def wait(self) -> None:
+        self._decided.wait()
+        if self._refused:
+            raise _Refused("the export was refused before this day was written")
+
+
+class _Refused(Exception):
+    """A task's write found the gate refused; the coordinator raises the reason itself."""
+
+
+def export_task(batch: Sequence[DayTask], gate: WriteGate | None = None) -> dict[date, FileEntry]:
     """Step 3 for a batch of days: fetch each (one ADBC connection), prove it against its
-    SQL hash, write it. Nothing of a day is written unless its proof holds.
+    SQL hash, write it. Nothing of a day is written unless its proof holds, nor before
+    ``gate`` opens when one is given.
 
     Days that arrive without a SQL hash are hashed by Postgres, day by day, on a second
     connection in a thread of its own while this one fetches: each day waits only for its
@@ -83,6 +125,8 @@ def export_task(batch: Sequence[DayTask]) -> dict[date, FileEntry]:
             )
             hashes = hashing.column_hashes(table, task.key)
             expect = task.sql_hash or sql_hashes[task.day].result()
+            if gate is not None:
+                gate.wait()
             out[task.day] = write_day(
                 storage, task.entrypoint, task.day, table, task.key, expect=expect, hashes=hashes
             )

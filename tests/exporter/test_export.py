@@ -146,6 +146,40 @@ def test_strict_drift_refuses_before_writing(store_dsn: str, lake_dir: str) -> N
     assert not Path(lake_dir).exists()
 
 
+def test_strict_drift_writes_nothing_of_the_days_fetched_before_the_verdict(
+    fresh_dsn: str, lake_dir: str
+) -> None:
+    """Days 1-3 have no baseline and no version in the lake: they are fetched and proven
+    while days 4-5 are judged, and day 5 drifts. None of them may be written."""
+    make_store(fresh_dsn, certify=False)
+    t0lake.certify(fresh_dsn, EP, check_days=2)
+    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 170")  # a row of day 5
+    with pytest.raises(t0lake.DriftError) as info:
+        t0lake.export(fresh_dsn, EP, lake_dir)
+    assert info.value.context["days"] == ["2026-03-05"]
+    assert not Path(lake_dir).exists()
+
+
+def test_days_fetched_before_the_verdict_are_the_files_of_an_export_after_it(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """The default pool starts on the days without a baseline while the others are judged;
+    a caller's executor runs every day after the verdict. The two lakes hold the same
+    files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_store(fresh_dsn, certify=False)
+    t0lake.certify(fresh_dsn, EP, check_days=2)
+    early = t0lake.export(fresh_dsn, EP, str(tmp_path / "early"))
+    with ThreadPoolExecutor(2) as pool:
+        after = t0lake.export(fresh_dsn, EP, str(tmp_path / "after"), executor=pool)
+    assert early.days_written == after.days_written == [date(2026, 3, d) for d in range(1, 6)]
+    a = t0lake.open(str(tmp_path / "early")).snapshot(EP).manifest
+    b = t0lake.open(str(tmp_path / "after")).snapshot(EP).manifest
+    assert [(f.path, f.sha256) for f in a.files] == [(f.path, f.sha256) for f in b.files]
+    assert t0lake.open(str(tmp_path / "early")).snapshot(EP).read().height == DAYS * ROWS_PER_DAY
+
+
 def test_tolerant_drift_is_a_new_partition_version(fresh_dsn: str, lake_dir: str) -> None:
     make_store(fresh_dsn, policy="tolerant")
     t0lake.export(fresh_dsn, EP, lake_dir)
