@@ -95,6 +95,7 @@ class WriteGate:
         self._decided.set()
 
     def wait(self) -> None:
+        """Block until the verdict; raise if it refused the export."""
         self._decided.wait()
         if self._refused:
             raise _Refused("the export was refused before this day was written")
