@@ -138,25 +138,26 @@ def test_uncertified_or_expired_entrypoint_writes_nothing(fresh_dsn: str, lake_d
         t0lake.export(fresh_dsn, EP, lake_dir)
 
 
-def test_strict_drift_refuses_before_writing(store_dsn: str, lake_dir: str) -> None:
-    run_sql(store_dsn, "UPDATE lk.src SET score = -1 WHERE id = 3")
-    with pytest.raises(t0lake.DriftError) as info:
-        t0lake.export(store_dsn, EP, lake_dir)
-    assert info.value.context["days"] == ["2026-03-01"]
-    assert not Path(lake_dir).exists()
-
-
-def test_strict_drift_writes_nothing_of_the_days_fetched_before_the_verdict(
-    fresh_dsn: str, lake_dir: str
+@pytest.mark.parametrize(
+    ("check_days", "change", "drifted"),
+    [
+        (DAYS, "UPDATE lk.src SET score = -1 WHERE id = 3", "2026-03-01"),
+        (2, "UPDATE lk.src SET score = -1 WHERE id = 170", "2026-03-05"),
+    ],
+    ids=["every-day-judged", "fresh-days-in-flight"],
+)
+def test_strict_drift_refuses_before_writing(
+    fresh_dsn: str, lake_dir: str, check_days: int, change: str, drifted: str
 ) -> None:
-    """Days 1-3 have no baseline and no version in the lake: they are fetched and proven
-    while days 4-5 are judged, and day 5 drifts. None of them may be written."""
+    """With two checked days, days 1-3 have no baseline and no version in the lake: they
+    are fetched and proven while days 4-5 are judged, and day 5 drifts. None of them may be
+    written either."""
     make_store(fresh_dsn, certify=False)
-    t0lake.certify(fresh_dsn, EP, check_days=2)
-    run_sql(fresh_dsn, "UPDATE lk.src SET score = -1 WHERE id = 170")  # a row of day 5
+    t0lake.certify(fresh_dsn, EP, check_days=check_days)
+    run_sql(fresh_dsn, change)
     with pytest.raises(t0lake.DriftError) as info:
         t0lake.export(fresh_dsn, EP, lake_dir)
-    assert info.value.context["days"] == ["2026-03-05"]
+    assert info.value.context["days"] == [drifted]
     assert not Path(lake_dir).exists()
 
 
