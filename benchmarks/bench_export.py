@@ -36,6 +36,7 @@ from rich.table import Table
 import t0lake
 from t0lake import hashing, pg
 from t0lake.exporter.tasks import conform
+from t0lake.lake.writer import HOT_OPTIONS, WriterOptions, write_parquet
 from t0lake.testing import TempPostgres
 
 EP = "bench.features_v"
@@ -253,6 +254,25 @@ def day_listing(dsn: str, repeat: int = 5) -> tuple[float, float]:
     return walk * 1000, scan * 1000
 
 
+def hot_tier_codecs(lake: Path) -> dict[str, tuple[float, int]]:
+    """CPU seconds and bytes of writing the exported days again with the hot tier's codec
+    and with the faster ones it was chosen over (each day's table as the lake holds it)."""
+    tables = [pq.read_table(f) for f in sorted(lake.rglob("*.parquet"))]
+    codecs = {
+        f"{HOT_OPTIONS.compression} level {HOT_OPTIONS.compression_level} (the hot tier)": (
+            HOT_OPTIONS
+        ),
+        "snappy": WriterOptions(compression="snappy", compression_level=None),
+        "lz4": WriterOptions(compression="lz4", compression_level=None),
+    }
+    out = {}
+    for name, options in codecs.items():
+        began = time.process_time()
+        size = sum(len(write_parquet(t, options)) for t in tables)
+        out[name] = (time.process_time() - began, size)
+    return out
+
+
 def timed(repeat: int, fn: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -341,6 +361,7 @@ def main() -> None:
         accounting.mkdir()
         schema = pq.read_schema(next(lakes[-1].rglob("*.parquet")))
         parts = core_seconds(dsn, days, accounting, schema)
+        codecs = hot_tier_codecs(lakes[-1])
         walk_ms, distinct_ms = day_listing(dsn)
 
     table = Table(
@@ -380,6 +401,12 @@ def main() -> None:
     for name, seconds in parts.items():
         cpu.add_row(name, f"{seconds:.2f}")
     console.print(cpu)
+    written = Table(title=f"the {args.days} exported days written again, by codec")
+    for column in ("codec", "core-seconds", "MB"):
+        written.add_column(column, justify="left" if column == "codec" else "right")
+    for name, (seconds, size) in codecs.items():
+        written.add_row(name, f"{seconds:.2f}", f"{size / 1e6:.1f}")
+    console.print(written)
     cores = os.cpu_count() or 1
     # every part but the other implementation's SQL proof, per implementation timed above
     common = sum(v for k, v in parts.items() if "audit.t0_dataset_hash" not in k)

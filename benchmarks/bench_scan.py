@@ -515,11 +515,14 @@ def proof_cost(snap: Snapshot, span: int, repeat: int = 7) -> ProofCost:
 
     columns: dict[str, list[float]] = {n: [] for n in frame.columns}  # CPU ms per run
 
+    def prove_column(frame: pl.DataFrame, n: str) -> None:
+        # as the reader proves a column: out of Polars' frame, every (day, column) digest
+        hashing.range_digests(n, column_to_arrow(frame.get_column(n)), snap.schema.field(n), ranges)
+
     def prove(frame: pl.DataFrame) -> None:
         for n in frame.columns:
             began = time.process_time()
-            column = column_to_arrow(frame.get_column(n))
-            hashing.range_digests(n, column, snap.schema.field(n), ranges)
+            prove_column(frame, n)
             columns[n].append((time.process_time() - began) * 1000)
 
     # each run proves a frame just decoded, as a read does (one proven before has had its
@@ -542,22 +545,13 @@ def proof_cost(snap: Snapshot, span: int, repeat: int = 7) -> ProofCost:
     sha_ms = cpu(lambda: [hashlib.sha256(b).digest() for b in streams])
     cores = os.cpu_count() or 1
 
-    def hash_all(share: list[bytes]) -> None:
-        for b in share:
-            hashlib.sha256(b).digest()
-
     def hashes(threads: int) -> Callable[[], Callable[[ThreadPoolExecutor], list[Any]]]:
         shares = [streams[i::threads] for i in range(threads)]
-        return lambda: lambda pool: [pool.submit(hash_all, share) for share in shares]
+        return lambda: lambda pool: [pool.submit(_hash_all, share) for share in shares]
 
     def proof_of_fresh_frame() -> Callable[[ThreadPoolExecutor], list[Any]]:
         fresh = decode()
-
-        def one(n: str) -> None:
-            column = column_to_arrow(fresh.get_column(n))
-            hashing.range_digests(n, column, snap.schema.field(n), ranges)
-
-        return lambda pool: [pool.submit(one, n) for n in fresh.columns]
+        return lambda pool: [pool.submit(prove_column, fresh, n) for n in fresh.columns]
 
     jobs = {f"sha256 x{n}": hashes(n) for n in sorted({1, cores})}
     alongside = decode_alongside(files, {**jobs, "proof": proof_of_fresh_frame}, repeat)
@@ -587,15 +581,16 @@ def sha256_scaling(streams: list[bytes], repeat: int) -> float:
     releases the GIL): how much of a second core the hashing of a proof can use here."""
     cores = os.cpu_count() or 1
     shares = [streams[i::cores] for i in range(cores)]
-
-    def hash_all(share: list[bytes]) -> None:
-        for b in share:
-            hashlib.sha256(b).digest()
-
     with ThreadPoolExecutor(max_workers=cores) as pool:
-        alone = best_of(repeat, lambda: hash_all(streams))
-        together = best_of(repeat, lambda: list(pool.map(hash_all, shares)))
+        alone = best_of(repeat, lambda: _hash_all(streams))
+        together = best_of(repeat, lambda: list(pool.map(_hash_all, shares)))
     return alone / together
+
+
+def _hash_all(share: list[bytes]) -> None:
+    """sha256 of each buffer (hashlib releases the GIL: threads hash side by side)."""
+    for b in share:
+        hashlib.sha256(b).digest()
 
 
 def decode_alongside(

@@ -218,12 +218,13 @@ def export(
                     gate.open()
                 repaired = _held_by(head, verdict.unchanged, damaged)
                 advance(len(verdict.unchanged) - len(repaired))
-                early_days = {t.day for t in fresh} if gate is not None else set()
+                # a day without a SQL hash is a fresh one: already under way when gated
                 todo = [
                     replace(task, sql_hash=sql_hashes.get(day, ""))
                     for day, task in tasks.items()
-                    if (day in verdict.changed or day not in sql_hashes or day in repaired)
-                    and day not in early_days
+                    if day in verdict.changed
+                    or day in repaired
+                    or (day not in sql_hashes and gate is None)
                 ]
                 written = collect(
                     {**early, **submit_batches(pool, export_task, todo, batches)}, advance

@@ -40,7 +40,7 @@ class WriterOptions:
 
     row_group_size: int = 131_072
     compression: str = "zstd"
-    compression_level: int = 1
+    compression_level: int | None = 1  # None for codecs without levels (snappy, lz4)
     use_dictionary: bool = True
     write_statistics: bool = True
     data_page_size: int = 1 << 20
