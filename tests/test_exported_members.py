@@ -16,6 +16,7 @@ MODULES = [
     "t0lake._util.fanout",
     "t0lake._util.frames",
     "t0lake._util.jit",
+    "t0lake._util.jit_copy",
     "t0lake._util.progress",
     "t0lake._version",
     "t0lake.backtest",

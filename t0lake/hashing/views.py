@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from t0lake._util.jit import compiled, ready
+from t0lake._util.jit_copy import copy_bytes
 from t0lake.errors import ConfigError
 
 __all__ = ["VIEW_KERNEL_MIN_ROWS", "is_view", "view_streams"]
@@ -54,13 +55,7 @@ def view_streams(
         array.offset * 16 : (array.offset + rows) * 16
     ]
     words = views.view(np.uint32).reshape(rows, 4)  # length, prefix, buffer index, offset
-    lengths = words[:, 0]
-    # the bytes to copy (a NULL row's view may say anything)
-    if array.null_count:
-        room = int(lengths[validity.view(np.bool_)].sum(dtype=np.uint64))
-    else:
-        room = int(lengths.sum(dtype=np.uint64))
-    # every data buffer one after the other (plus slack for the unrolled copy); a buffer's
+    # every data buffer one after the other (plus slack for the 16-byte copy); a buffer's
     # index in a view becomes its start in this array
     datas = [np.frombuffer(b, dtype=np.uint8) for b in buffers[2:] if b is not None]
     sizes = [d.size for d in datas]
@@ -73,14 +68,13 @@ def view_streams(
         starts[present_buffers] = ends[present_buffers] - np.array(sizes, dtype=np.uint64)
     wanted = np.array(sorted(set(bounds)), dtype=np.uint64)
     positions = np.empty(len(wanted), dtype=np.uint64)
-    out = np.empty(room + _SLACK, dtype=np.uint8)
     be_lengths = np.empty(rows - array.null_count, dtype=">u4")
     mask = validity.view()
     mask.flags.writeable = False  # the kernel's one signature: read-only inputs
-    written = _copy_views(
-        words, views, mask, data, starts, ends, wanted, out, be_lengths.view(np.uint32), positions
+    written, out = _copy_views(
+        words, views, mask, data, starts, ends, wanted, be_lengths.view(np.uint32), positions
     )
-    if written > room:
+    if written > len(out) - _SLACK:
         raise ConfigError(
             f"column {name!r} holds a string view outside its data buffers", column=name
         )
@@ -89,7 +83,7 @@ def view_streams(
 
 
 @compiled(
-    lambda t: t.uint64(
+    lambda t: t.Tuple((t.uint64, t.Array(t.uint8, 1, "C")))(
         t.Array(t.uint32, 2, "C", readonly=True),
         t.Array(t.uint8, 1, "C", readonly=True),
         t.Array(t.uint8, 1, "C", readonly=True),
@@ -97,7 +91,6 @@ def view_streams(
         t.Array(t.uint64, 1, "C"),
         t.Array(t.uint64, 1, "C"),
         t.Array(t.uint64, 1, "C"),
-        t.Array(t.uint8, 1, "C"),
         t.Array(t.uint32, 1, "C"),
         t.Array(t.uint64, 1, "C"),
     )
@@ -110,23 +103,32 @@ def _copy_views(
     starts: np.ndarray[Any, Any],
     ends: np.ndarray[Any, Any],
     wanted: np.ndarray[Any, Any],
-    out: np.ndarray[Any, Any],
     be_lengths: np.ndarray[Any, Any],
     positions: np.ndarray[Any, Any],
-) -> np.uint64:
-    """Copy the bytes of every present row into ``out``, its byte-swapped length into
-    ``be_lengths``; ``positions[k]`` is where row ``wanted[k]`` starts in ``out``. Returns
-    the bytes written, or more than ``out`` holds when a view points outside its buffer
+) -> tuple[np.uint64, np.ndarray[Any, Any]]:
+    """(bytes written, the bytes of every present row one after the other, followed by
+    slack); each present row's byte-swapped length goes into ``be_lengths``, and
+    ``positions[k]`` is where row ``wanted[k]`` starts in the bytes. The bytes written are
+    more than the bytes without their slack when a view points outside its buffer
     ``starts[b]..ends[b]`` of ``data`` (nothing is read there).
 
-    Every index is unsigned: numba checks signed indices for wraparound, which cost three
-    quarters of the loop. Values of at most 16 bytes are copied as 16 (``data`` and ``out``
-    end in slack), a loop the compiler unrolls."""
+    A first pass sums the present rows' lengths (a view of a NULL row may say anything),
+    cheaper here than a masked sum in numpy. Every index is unsigned: numba checks signed
+    indices for wraparound, which cost three quarters of the loop. Values of at most 16
+    bytes are copied as 16 (``data`` and the result end in slack), one memcpy of a constant
+    size."""
     rows = np.uint64(words.shape[0])
     zero = np.uint64(0)
     one = np.uint64(1)
     inline = np.uint32(_INLINE)
     slack = np.uint64(_SLACK)
+    room = zero
+    i = zero
+    while i < rows:
+        if validity[i]:
+            room += np.uint64(words[i, 0])
+        i += one
+    out = np.empty(room + slack, dtype=np.uint8)
     pos = zero
     present = zero
     k = zero
@@ -148,23 +150,19 @@ def _copy_views(
             present += one
             size = np.uint64(length)
             if length <= inline:
-                source = i * slack + np.uint64(4)
-                for j in range(_INLINE):
-                    out[pos + np.uint64(j)] = views[source + np.uint64(j)]
+                copy_bytes(out, pos, views, i * slack + np.uint64(4), _INLINE)
             else:
                 buffer = words[i, 2]
                 start = starts[buffer] + np.uint64(words[i, 3])
                 if buffer >= buffers or start + size > ends[buffer]:
-                    return np.uint64(out.shape[0])
-                for j in range(_SLACK):
-                    out[pos + np.uint64(j)] = data[start + np.uint64(j)]
-                j2 = slack
-                while j2 < size:
-                    out[pos + j2] = data[start + j2]
-                    j2 += one
+                    return np.uint64(out.shape[0]), out
+                if size <= slack:
+                    copy_bytes(out, pos, data, start, _SLACK)
+                else:
+                    copy_bytes(out, pos, data, start, size)
             pos += size
         i += one
     while k < count:
         positions[k] = pos
         k += one
-    return pos
+    return pos, out
