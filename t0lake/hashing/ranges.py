@@ -24,6 +24,7 @@ from t0lake.hashing.streams import (
     varlen_native,
     without_views,
 )
+from t0lake.hashing.text import decimal_streams, is_small_decimal
 from t0lake.hashing.types import FIXED_WIDTH, VARIABLE_WIDTH, canonical_type
 from t0lake.hashing.views import is_view, view_streams
 
@@ -94,9 +95,11 @@ def _range_digests(
         if tag in ("text", "bytea")
         else None
     )
+    # the small decimals' printer skips NULL rows itself (dropping them copies the column)
+    printed = tag == "numeric" and is_small_decimal(array.type)
     present = (
         pc.drop_null(array)
-        if array.null_count and plain is None and tag not in FIXED_WIDTH
+        if array.null_count and plain is None and tag not in FIXED_WIDTH and not printed
         else array
     )
     if plain is not None:
@@ -121,7 +124,11 @@ def _range_digests(
             for (a, b), child in zip(spans, children, strict=True)
         ]
     elif tag in VARIABLE_WIDTH:
-        native, data = varlen_native(present, tag, name)
+        native, data = (
+            decimal_streams(array, validity if array.null_count else None)
+            if printed
+            else varlen_native(present, tag, name)
+        )
         lengths = native.astype(">i4")
         before = _prefix_sums(native, spans)
         tails = [

@@ -105,12 +105,17 @@ def is_small_decimal(dtype: pa.DataType) -> bool:
 
 def decimal_streams(
     values: pa.Array,
+    validity: np.ndarray[Any, np.dtype[np.uint8]] | None = None,
 ) -> tuple[np.ndarray[Any, np.dtype[Any]], memoryview]:
     """The numeric text streams of a small decimal column (native int32 byte lengths, the
     bytes): its unscaled int64 values printed
     by :func:`_print_decimals`. Same bytes as :func:`numeric_text` (the general path, held
     to it by tests), an order of magnitude faster: a month of a decimal column was a third of
-    a verified read's proof when printed through Arrow's string kernels."""
+    a verified read's proof when printed through Arrow's string kernels.
+
+    With ``validity`` (one byte a row, 0 for NULL, as ``validity_bytes`` gives) only the rows
+    it marks are printed, so a caller holding a column with NULLs need not drop them first
+    (dropping copies every 16-byte value: a third of the print's own time)."""
     dtype = values.type
     scale = dtype.scale
     word = np.int32 if dtype.bit_width == 32 else np.int64
@@ -122,10 +127,23 @@ def decimal_streams(
     if word is np.int32:
         unscaled = unscaled.astype(np.int64)
         unscaled.flags.writeable = False  # the kernel's one signature: read-only input
+    if validity is None:
+        if values.null_count:
+            raise ConfigError("decimal_streams: a column with NULLs needs its validity bytes")
+        present = _ALL_PRESENT
+    else:
+        if len(validity) != len(values):
+            raise ConfigError(
+                f"decimal_streams: {len(validity)} validity bytes for {len(values)} rows"
+            )
+        present = np.ascontiguousarray(validity, dtype=np.uint8).view()  # caller keeps flags
+        present.flags.writeable = False  # the kernel's one signature: read-only input
     out = np.empty(len(unscaled) * (_MAX_DECIMAL_TEXT + scale), dtype=np.uint8)
     lengths = np.empty(len(unscaled), dtype=np.int32)
-    size = _print_decimals(unscaled, scale, out, lengths, _DIGIT_PAIRS, _POWERS_OF_TEN)
-    return lengths, out[:size].data
+    size, count = _print_decimals(
+        unscaled, present, scale, out, lengths, _DIGIT_PAIRS, _POWERS_OF_TEN
+    )
+    return lengths[:count], out[:size].data
 
 
 # sign, at most 18 integer digits (precision <= 18), the point; the fraction adds `scale`
@@ -134,11 +152,15 @@ _MAX_DECIMAL_TEXT = 20
 _DIGIT_PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode(), dtype=np.uint8)
 _POWERS_OF_TEN = np.array([10**i for i in range(20)], dtype=np.uint64)
 _POWERS_OF_TEN.flags.writeable = False
+# the validity of a column without NULLs: empty, which the kernel reads as "every row"
+_ALL_PRESENT = np.empty(0, dtype=np.uint8)
+_ALL_PRESENT.flags.writeable = False
 
 
 @compiled(
-    lambda t: t.int64(
+    lambda t: t.UniTuple(t.int64, 2)(
         t.Array(t.int64, 1, "A", readonly=True),
+        t.Array(t.uint8, 1, "C", readonly=True),
         t.int64,
         t.Array(t.uint8, 1, "C"),
         t.Array(t.int32, 1, "C"),
@@ -148,14 +170,16 @@ _POWERS_OF_TEN.flags.writeable = False
 )
 def _print_decimals(
     unscaled: np.ndarray[Any, Any],
+    present: np.ndarray[Any, Any],
     scale: int,
     out: np.ndarray[Any, Any],
     lengths: Any,
     pairs: np.ndarray[Any, Any],
     powers: np.ndarray[Any, Any],
-) -> int:
-    """Print each ``unscaled / 10**scale`` as ``trim_scale(x)::text`` into ``out``, one
-    after the other, its byte length into ``lengths``; return the bytes written.
+) -> tuple[int, int]:
+    """Print each ``unscaled / 10**scale`` whose ``present`` byte is not 0 (every one when
+    ``present`` is empty) as ``trim_scale(x)::text`` into ``out``, one after the other, its
+    byte length into ``lengths``; return (the bytes written, the values printed).
 
     One division splits the whole part from the fraction; the whole part is written two
     digits at a time from its end (its width counted against ``powers`` first), the
@@ -168,8 +192,12 @@ def _print_decimals(
     two = np.uint64(2)
     widest = np.uint64(19)
     divisor = powers[scale]
+    every = present.shape[0] == 0
     pos = np.uint64(0)
+    count = 0
     for i in range(unscaled.shape[0]):
+        if not every and present[i] == 0:
+            continue
         signed = unscaled[i]
         begin = pos
         if signed < 0:
@@ -209,8 +237,9 @@ def _print_decimals(
                 at -= one
                 out[at] = np.uint8(48 + (fraction - quotient * ten))
                 fraction = quotient
-        lengths[i] = np.int32(pos - begin)
-    return int(pos)
+        lengths[count] = np.int32(pos - begin)
+        count += 1
+    return int(pos), count
 
 
 def canonical_jsonb(text: str) -> str:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import t0lake
 from t0lake import hashing
 from t0lake.errors import ConfigError, UnsupportedTypeError
-from t0lake.hashing.streams import varlen_streams
+from t0lake.hashing.streams import validity_bytes, varlen_streams
 from t0lake.hashing.text import canonical_jsonb, decimal_streams, numeric_text
 
 
@@ -366,6 +366,46 @@ def test_property_small_decimal_text_equals_the_general_path(array: pa.Array) ->
     assert lengths.tolist() == [len(t) for t in reference]
     general = numeric_text(present).to_pylist()  # vectorised Arrow strings
     assert general == reference
+
+
+@settings(max_examples=200, deadline=None)
+@given(array=_small_decimals())
+def test_property_small_decimals_print_only_the_rows_their_validity_marks(
+    array: pa.Array,
+) -> None:
+    """Given the validity bytes, the printer skips NULL rows itself (at any slice offset)
+    and gives the streams of the column with its NULLs dropped."""
+    lengths, data = decimal_streams(array, validity_bytes(array))
+    present_lengths, present_data = decimal_streams(pc.drop_null(array))
+    assert bytes(data) == bytes(present_data)
+    assert lengths.tolist() == present_lengths.tolist()
+
+
+def test_small_decimals_ignore_what_a_null_row_holds() -> None:
+    """A writer may leave any value under a NULL row (here the int64 minimum, whose
+    negation overflows); it is not content and is not printed."""
+    unscaled = np.array([1234, np.iinfo(np.int64).min, -5], dtype=np.int64)
+    validity = pa.array([True, False, True]).buffers()[1]
+    array = pa.Array.from_buffers(
+        pa.decimal64(12, 3), 3, [validity, pa.py_buffer(unscaled.tobytes())], null_count=1
+    )
+    lengths, data = decimal_streams(array, validity_bytes(array))
+    assert bytes(data) == b"1.234-0.005"
+    assert lengths.tolist() == [5, 6]
+    field = pa.field("c", array.type)
+    assert hashing.range_digests("c", array, field, [(0, 3)]) == [
+        hashing.column_hash(
+            "c", pa.array([Decimal("1.234"), None, Decimal("-0.005")], pa.decimal64(12, 3)), field
+        ).digest
+    ]
+
+
+def test_small_decimals_refuse_nulls_without_their_validity() -> None:
+    array = pa.array([Decimal("1.5"), None], pa.decimal64(4, 1))
+    with pytest.raises(ConfigError, match="needs its validity"):
+        decimal_streams(array)
+    with pytest.raises(ConfigError, match="1 validity bytes for 2 rows"):
+        decimal_streams(array, np.ones(1, dtype=np.uint8))
 
 
 @pytest.mark.parametrize("large", [False, True])
