@@ -12,8 +12,11 @@ parent, so an edited manifest or a rewritten history is refused as IntegrityErro
 from __future__ import annotations
 
 import base64
+import bisect
+import functools
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -206,6 +209,28 @@ class Manifest:
     def carried(self) -> dict[str, Any]:
         """What every next commit inherits from this one (its pins and expiry record)."""
         return {"pins": dict(self.pins), "expired": dict(self.expired)}
+
+    def day_slices(
+        self, first: date | None = None, last: date | None = None
+    ) -> list[tuple[date, FileEntry, DayEntry]]:
+        """Every (day, file, slice) from ``first`` to ``last`` (inclusive; None = unbounded)
+        in day order: the days of a read, found by bisection in an index built once per
+        manifest (a month's read of a year's lake went over all its days twice, 0.4 ms)."""
+        index, day = self._day_index, operator.itemgetter(0)
+        lo = 0 if first is None else bisect.bisect_left(index, first, key=day)
+        hi = len(index) if last is None else bisect.bisect_right(index, last, key=day)
+        return list(index[lo:hi])
+
+    @functools.cached_property
+    def _day_index(self) -> tuple[tuple[date, FileEntry, DayEntry], ...]:
+        # a loaded manifest holds each day once (_check_one_holder); the path orders the
+        # slices of one day in a manifest built in memory, as the reader always did
+        return tuple(
+            (d.day, f, d)
+            for f, d in sorted(
+                ((f, d) for f in self.files for d in f.days), key=lambda s: (s[1].day, s[0].path)
+            )
+        )
 
     def days(self) -> dict[date, tuple[FileEntry, DayEntry]]:
         """Every live day, with the file and slice that hold it."""

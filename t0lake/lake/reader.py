@@ -72,7 +72,7 @@ class Reader:
         self.schema: pa.Schema = manifest.schema
         self._schemas: dict[tuple[str, ...], pl.Schema] = {}
 
-    def _polars_schema(self, names: list[str]) -> pl.Schema:
+    def polars_schema(self, names: list[str]) -> pl.Schema:
         """The Polars schema a read of ``names`` must decode to (built once per list of
         names: building it costs more than a month's checks of it)."""
         key = tuple(names)
@@ -111,16 +111,9 @@ class Reader:
         """The files holding days ``start``..``end``, each restricted to those days, in day
         order. A compacted file whose re-exported day now lives in a hot file is split into
         the runs of days around it, so rows still come in day order."""
-        first, last = parse_range(start, end)
-        wanted = sorted(
-            (entry.day, f.path, f, entry)
-            for f in self.manifest.files
-            for entry in f.days
-            if (first is None or entry.day >= first) and (last is None or entry.day <= last)
-        )
         runs: list[tuple[FileEntry, list[DayEntry]]] = []
-        for _, path, f, entry in wanted:
-            if runs and runs[-1][0].path == path:
+        for _, f, entry in self.manifest.day_slices(*parse_range(start, end)):
+            if runs and runs[-1][0].path == f.path:
                 runs[-1][1].append(entry)
             else:
                 runs.append((f, [entry]))
@@ -198,7 +191,7 @@ class Reader:
             decoded = pl.concat(frames) if len(frames) != 1 else frames[0]
         except (pl.exceptions.PolarsError, OSError, ValueError):
             return datas, None
-        if decoded.height != sum(p.span[1] for p in batch) or decoded.schema != self._polars_schema(
+        if decoded.height != sum(p.span[1] for p in batch) or decoded.schema != self.polars_schema(
             names
         ):
             return datas, None
@@ -299,7 +292,7 @@ class Reader:
                 ).collect()
         except (pl.exceptions.PolarsError, OSError, ValueError, RuntimeError):
             return None
-        if frame.height != sum(p.span[1] for p in batch) or frame.schema != self._polars_schema(
+        if frame.height != sum(p.span[1] for p in batch) or frame.schema != self.polars_schema(
             names
         ):
             return None
@@ -465,7 +458,7 @@ class Reader:
             )
         except (pl.exceptions.PolarsError, OSError, ValueError):
             frame = None
-        if frame is None or frame.height != f.rows or frame.schema != self._polars_schema(names):
+        if frame is None or frame.height != f.rows or frame.schema != self.polars_schema(names):
             table = self.parse(f, pa.BufferReader(data), names)
             self.prove(spans, table.column, table.column_names)
             return

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from t0lake import lineage
 from t0lake._util.days import parse_range
-from t0lake._util.frames import remember_schema, to_polars
+from t0lake._util.frames import remember_schema
 from t0lake._version import __version__
 from t0lake.errors import ConfigError, SnapshotNotFoundError
 from t0lake.lake import log
@@ -253,7 +253,7 @@ class Snapshot:
         """
         parts = self._reader.parts(start, end)
         wanted = self._reader.columns(column_list(columns))
-        schema = to_polars(self.schema.empty_table().select(wanted)).schema
+        schema = self._reader.polars_schema(wanted)
 
         def source(
             with_columns: list[str] | None,
@@ -300,6 +300,10 @@ class Snapshot:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
         columns, filters = column_list(columns), _filters(filters)  # a generator is read once
+        if not filters:
+            frame = self._collect(start, end, columns, verify=verify)
+            remember_schema(frame, self.schema)  # so it hashes to the certified value
+            return lineage.attach(frame, self.read_record(start, end, columns, [], verify))
         lazy = self.scan(start, end, columns, filters, verify=verify)
         try:
             frame = lazy.collect()
@@ -318,6 +322,24 @@ class Snapshot:
             ) from None
         remember_schema(frame, self.schema)  # so it hashes to the certified value
         return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
+
+    def _collect(
+        self,
+        start: date | str | None,
+        end: date | str | None,
+        columns: list[str] | None,
+        *,
+        verify: bool,
+    ) -> pl.DataFrame:
+        """The rows of a read without filters: the reader's proven frames, concatenated
+        here rather than collected through :meth:`scan`'s IO source (Polars' plugin machinery
+        cost 1.4 ms a read, a tenth of an unverified month's)."""
+        reader = self._reader
+        wanted = reader.columns(columns)
+        frames = list(reader.frames(reader.parts(start, end), wanted, verify=verify))
+        if not frames:
+            return pl.DataFrame(schema=reader.polars_schema(wanted))
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def to_arrow(
         self,
@@ -402,8 +424,7 @@ class Snapshot:
         first, last = parse_range(start, end)
         days = [
             [d.isoformat(), entry.dataset_hash]
-            for d, (_, entry) in sorted(self.manifest.days().items())
-            if (first is None or d >= first) and (last is None or d <= last)
+            for d, _, entry in self.manifest.day_slices(first, last)
         ]
         listed = column_list(columns)
         names = [f.name for f in self.schema] if listed is None else listed
