@@ -300,26 +300,11 @@ class Snapshot:
         """:meth:`scan`, collected. The frame carries its provenance: the snapshot, the days
         read by content hash, the columns and filters (``t0lake.frame_fingerprint``)."""
         columns, filters = column_list(columns), _filters(filters)  # a generator is read once
-        if not filters:
-            frame = self._collect(start, end, columns, verify=verify)
-            remember_schema(frame, self.schema)  # so it hashes to the certified value
-            return lineage.attach(frame, self.read_record(start, end, columns, [], verify))
-        lazy = self.scan(start, end, columns, filters, verify=verify)
-        try:
-            frame = lazy.collect()
-        except (
-            pl.exceptions.ComputeError,
-            pl.exceptions.InvalidOperationError,
-            pl.exceptions.SchemaError,
-        ) as exc:
-            if not filters:
-                raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ConfigError(  # values a filter compares with the wrong type of literal
-                f"the filters {', '.join(str(e) for e in filters)} cannot be applied to "
-                f"{self.entrypoint}: {first}",
-                entrypoint=self.entrypoint,
-            ) from None
+        frame = (
+            self._filtered(start, end, columns, filters, verify=verify)
+            if filters
+            else self._collect(start, end, columns, verify=verify)
+        )
         remember_schema(frame, self.schema)  # so it hashes to the certified value
         return lineage.attach(frame, self.read_record(start, end, columns, filters, verify))
 
@@ -340,6 +325,32 @@ class Snapshot:
         if not frames:
             return pl.DataFrame(schema=reader.polars_schema(wanted))
         return frames[0] if len(frames) == 1 else pl.concat(frames)
+
+    def _filtered(
+        self,
+        start: date | str | None,
+        end: date | str | None,
+        columns: list[str] | None,
+        filters: list[pl.Expr],
+        *,
+        verify: bool,
+    ) -> pl.DataFrame:
+        """The rows of a read with filters, through :meth:`scan` (Polars pushes them into
+        the source, after the proof); a filter comparing with the wrong type of literal is a
+        ConfigError naming it."""
+        try:
+            return self.scan(start, end, columns, filters, verify=verify).collect()
+        except (
+            pl.exceptions.ComputeError,
+            pl.exceptions.InvalidOperationError,
+            pl.exceptions.SchemaError,
+        ) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(
+                f"the filters {', '.join(str(e) for e in filters)} cannot be applied to "
+                f"{self.entrypoint}: {first}",
+                entrypoint=self.entrypoint,
+            ) from None
 
     def to_arrow(
         self,
