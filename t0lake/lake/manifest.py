@@ -225,12 +225,8 @@ class Manifest:
     def _day_index(self) -> tuple[tuple[date, FileEntry, DayEntry], ...]:
         # a loaded manifest holds each day once (_check_one_holder); the path orders the
         # slices of one day in a manifest built in memory, as the reader always did
-        return tuple(
-            (d.day, f, d)
-            for f, d in sorted(
-                ((f, d) for f in self.files for d in f.days), key=lambda s: (s[1].day, s[0].path)
-            )
-        )
+        slices = ((d.day, f, d) for f in self.files for d in f.days)
+        return tuple(sorted(slices, key=lambda s: (s[0], s[1].path)))
 
     def days(self) -> dict[date, tuple[FileEntry, DayEntry]]:
         """Every live day, with the file and slice that hold it."""
